@@ -1,0 +1,58 @@
+"""Settings read from environment variables, once per call, never at DAG parse time.
+
+Every knob the platform has is an environment variable with a documented default, so the
+same DAGs run on the local emulator, on Docker Compose, on Cloud Composer or Astronomer by
+configuration alone. Secrets are not settings: they live in Airflow connections.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SQL_DIR = PROJECT_ROOT / "sql"
+BUNDLED_DATA_DIR = PROJECT_ROOT / "include" / "data"
+BUNDLED_TELCO_SNAPSHOT = BUNDLED_DATA_DIR / "telco" / "Telco_customer_churn.csv"
+
+# The layers of the warehouse (DESIGN.md, "Warehouse"). A prefix makes them per environment.
+LAYERS = ("raw", "core", "ml", "outreach", "marts", "ops")
+
+LOCAL_PROJECT = "local-project"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the platform needs to know about where it runs."""
+
+    project: str
+    """BigQuery project that holds the datasets (and is billed for the jobs)."""
+    location: str
+    """BigQuery location of the datasets, for example `asia-northeast3` (Seoul) or `US`."""
+    dataset_prefix: str
+    """Prefix for every dataset name, so several environments can share one project."""
+    gcp_conn_id: str
+    """Airflow connection that holds the Google credentials in production."""
+    emulator_host: str | None
+    """`http://127.0.0.1:PORT` of a local BigQuery emulator; when set, no Google credentials
+    are used at all (anonymous client)."""
+    telco_snapshot_source: str
+    """Where weekly customer snapshots come from: `bundled` (the IBM file shipped with the
+    project, used for every week), a local landing folder, or a `gs://bucket/prefix`."""
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            project=os.environ.get("RETENTION_BQ_PROJECT", LOCAL_PROJECT),
+            location=os.environ.get("RETENTION_BQ_LOCATION", "US"),
+            dataset_prefix=os.environ.get("RETENTION_DATASET_PREFIX", ""),
+            gcp_conn_id=os.environ.get("RETENTION_GCP_CONN_ID", "google_cloud_default"),
+            emulator_host=os.environ.get("BIGQUERY_EMULATOR_HOST") or None,
+            telco_snapshot_source=os.environ.get("RETENTION_TELCO_SNAPSHOT_SOURCE", "bundled"),
+        )
+
+    def dataset(self, layer: str) -> str:
+        if layer not in LAYERS:
+            raise ValueError(f"unknown warehouse layer {layer!r}; expected one of {LAYERS}")
+        return f"{self.dataset_prefix}{layer}"

@@ -1,0 +1,254 @@
+"""All BigQuery access goes through this module, and each emulator gap is handled here once.
+
+Production: credentials come from the Airflow connection (`RETENTION_GCP_CONN_ID`, default
+`google_cloud_default`) through the Google provider's `BigQueryHook`. Local runs and tests:
+`BIGQUERY_EMULATOR_HOST` points the same client at the emulator with anonymous credentials.
+
+Workarounds, each pinned by a test in `tests/integration/test_warehouse.py`:
+- Loads use a resumable upload (`size=None`): the emulator refuses the multipart upload
+  that `load_table_from_dataframe`, `pandas_gbq.to_gbq` and small `load_table_from_file`
+  calls send. Resumable uploads are also what real BigQuery wants for large files.
+- Queries always go through `client.query(sql).result()`: `query_and_wait` and
+  `pandas_gbq.read_gbq` return an empty result for a failed query on the emulator.
+- Data frames are built with `create_bqstorage_client=False`: the Storage Read API path
+  reaches for Google's host, and the emulator's cannot read query results.
+- Replacing one date is a single MERGE (`... ON FALSE WHEN NOT MATCHED BY SOURCE AND
+  t.d = @d THEN DELETE WHEN NOT MATCHED THEN INSERT (cols) ...`): parameters do not reach
+  multi-statement scripts on the emulator, and `INSERT ROW` is refused.
+- `SAFE_CAST('1.0' AS INT64)` is 1 on the emulator but NULL on BigQuery: SQL here parses
+  integers through a pattern check, never by relying on either behaviour.
+- Whole-line `--` comments are removed before a statement is sent: the emulator counts an
+  `@name` inside a comment as a parameter and refuses the statement.
+- `CLUSTER BY` and column `OPTIONS(description=...)` in DDL are accepted but dropped by the
+  emulator; the DDL keeps them for real BigQuery, and nothing local depends on them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from retention.config import LAYERS, SQL_DIR, Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from google.cloud import bigquery
+
+log = logging.getLogger(__name__)
+
+_TOKEN = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
+
+
+class WarehouseError(RuntimeError):
+    """BigQuery refused a statement or a load; the message carries BigQuery's own words."""
+
+
+class Warehouse:
+    """A BigQuery client plus the platform's naming rules and its safe ways to read and write."""
+
+    def __init__(self, client: bigquery.Client, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+
+    @classmethod
+    def connect(cls, settings: Settings | None = None) -> Warehouse:
+        settings = settings or Settings.from_env()
+        if settings.emulator_host:
+            from google.api_core.client_options import ClientOptions
+            from google.auth.credentials import AnonymousCredentials
+            from google.cloud import bigquery
+
+            client = bigquery.Client(
+                project=settings.project,
+                location=settings.location,
+                credentials=AnonymousCredentials(),
+                client_options=ClientOptions(api_endpoint=settings.emulator_host),
+            )
+        else:
+            from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
+
+            hook = BigQueryHook(gcp_conn_id=settings.gcp_conn_id, location=settings.location)
+            client = hook.get_client(project_id=settings.project, location=settings.location)
+        return cls(client, settings)
+
+    # -- names ---------------------------------------------------------------------------
+
+    def dataset_id(self, layer: str) -> str:
+        return f"{self.settings.project}.{self.settings.dataset(layer)}"
+
+    def table_id(self, layer: str, table: str) -> str:
+        return f"{self.dataset_id(layer)}.{table}"
+
+    def render(
+        self, sql: str, identifiers: Mapping[str, str | Sequence[str]] | None = None, *, source: str = "<inline SQL>"
+    ) -> str:
+        """Fill `{{ name }}` tokens: a layer becomes `project.dataset`, any other name an identifier
+        (or a comma-separated list of them) from `identifiers`. Only names, checked; data goes in
+        query parameters."""
+        identifiers = identifiers or {}
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in LAYERS:
+                return self.dataset_id(name)
+            if name not in identifiers:
+                raise WarehouseError(
+                    f"{source}: no value for {{{{ {name} }}}}; layers are {LAYERS}, identifiers given {sorted(identifiers)}"
+                )
+            value = identifiers[name]
+            names = [value] if isinstance(value, str) else list(value)
+            for identifier in names:
+                if not _IDENTIFIER.fullmatch(identifier):
+                    raise WarehouseError(f"{source}: {{{{ {name} }}}} = {identifier!r} is not a plain identifier")
+            return ", ".join(names)
+
+        # Whole-line comments are dropped: the emulator counts an @name inside a comment as a
+        # query parameter and then refuses the statement. Trailing comments are left alone.
+        code = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+        return _TOKEN.sub(substitute, code)
+
+    @staticmethod
+    def sql_file(path: str) -> str:
+        file = SQL_DIR / path
+        if not file.is_file():
+            raise WarehouseError(f"no SQL file {file}; SQL lives under {SQL_DIR}")
+        return file.read_text(encoding="utf-8")
+
+    # -- statements ----------------------------------------------------------------------
+
+    def run(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        identifiers: Mapping[str, str | Sequence[str]] | None = None,
+        source: str = "<inline SQL>",
+    ) -> bigquery.table.RowIterator:
+        """Run one statement and wait for it; a failure raises with BigQuery's message."""
+        from google.api_core import exceptions
+        from google.cloud import bigquery
+
+        config = bigquery.QueryJobConfig(query_parameters=[_parameter(k, v) for k, v in (params or {}).items()])
+        rendered = self.render(sql, identifiers, source=source)
+        try:
+            job = self.client.query(rendered, job_config=config)
+            rows = job.result()
+        except exceptions.GoogleAPICallError as error:
+            raise WarehouseError(f"BigQuery rejected {source}: {error.message}") from error
+        if job.num_dml_affected_rows is not None:
+            log.info("%s: %s rows affected", source, job.num_dml_affected_rows)
+        return rows
+
+    def run_file(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        identifiers: Mapping[str, str | Sequence[str]] | None = None,
+    ) -> bigquery.table.RowIterator:
+        return self.run(self.sql_file(path), params, identifiers=identifiers, source=f"sql/{path}")
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None, *, source: str = "<inline SQL>") -> list[dict]:
+        return [dict(row.items()) for row in self.run(sql, params, source=source)]
+
+    def dataframe(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, source: str = "<inline SQL>"
+    ) -> pd.DataFrame:
+        return self.run(sql, params, source=source).to_dataframe(create_bqstorage_client=False)
+
+    # -- structure -----------------------------------------------------------------------
+
+    def ensure_datasets(self, layers: Sequence[str] = LAYERS) -> None:
+        from google.cloud import bigquery
+
+        for layer in layers:
+            dataset = bigquery.Dataset(self.dataset_id(layer))
+            dataset.location = self.settings.location
+            self.client.create_dataset(dataset, exists_ok=True)
+
+    def table_exists(self, table_id: str) -> bool:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            self.client.get_table(table_id)
+        except NotFound:
+            return False
+        return True
+
+    def column_names(self, table_id: str) -> list[str]:
+        return [field.name for field in self.client.get_table(table_id).schema]
+
+    def drop_table(self, table_id: str) -> None:
+        self.client.delete_table(table_id, not_found_ok=True)
+
+    def count_rows(self, table_id: str, where: str = "TRUE", params: Mapping[str, Any] | None = None) -> int:
+        rows = self.rows(f"SELECT COUNT(*) AS n FROM `{table_id}` WHERE {where}", params, source=f"count {table_id}")
+        return int(rows[0]["n"])
+
+    # -- loads ---------------------------------------------------------------------------
+
+    def load_json_rows(
+        self, table_id: str, rows: Iterable[Mapping[str, Any]], schema: Sequence[bigquery.SchemaField]
+    ) -> int:
+        """Replace `table_id` with `rows` (a staging table), through a resumable upload."""
+        from google.api_core import exceptions
+        from google.cloud import bigquery
+
+        buffer = io.BytesIO()
+        for row in rows:
+            buffer.write(json.dumps(row, ensure_ascii=False, default=_json_default).encode("utf-8"))
+            buffer.write(b"\n")
+        buffer.seek(0)
+        config = bigquery.LoadJobConfig(
+            source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
+            schema=list(schema),
+            write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+            create_disposition=bigquery.CreateDisposition.CREATE_IF_NEEDED,
+        )
+        try:
+            # size=None makes the client use a resumable upload (the emulator refuses multipart).
+            job = self.client.load_table_from_file(buffer, table_id, job_config=config, size=None, rewind=True)
+            job.result()
+        except exceptions.GoogleAPICallError as error:
+            raise WarehouseError(f"BigQuery refused the load into {table_id}: {error.message}") from error
+        return int(job.output_rows or 0)
+
+
+def _parameter(name: str, value: Any) -> bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter:
+    from google.cloud import bigquery
+
+    if isinstance(value, list | tuple):
+        kinds = {_scalar_type(item) for item in value} or {"STRING"}
+        if len(kinds) != 1:
+            raise WarehouseError(f"query parameter @{name} mixes types {kinds}")
+        return bigquery.ArrayQueryParameter(name, kinds.pop(), list(value))
+    return bigquery.ScalarQueryParameter(name, _scalar_type(value), value)
+
+
+def _scalar_type(value: Any) -> str:
+    # bool before int: True is an int in Python.
+    for kind, bq_type in (
+        (bool, "BOOL"), (int, "INT64"), (float, "FLOAT64"), (Decimal, "NUMERIC"),
+        (dt.datetime, "TIMESTAMP"), (dt.date, "DATE"), (str, "STRING"),
+    ):
+        if isinstance(value, kind):
+            return bq_type
+    raise WarehouseError(f"no BigQuery type for query parameter value {value!r} ({type(value).__name__})")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
