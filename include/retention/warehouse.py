@@ -162,7 +162,8 @@ class Warehouse:
     def dataframe(
         self, sql: str, params: Mapping[str, Any] | None = None, *, source: str = "<inline SQL>"
     ) -> pd.DataFrame:
-        return self.run(sql, params, source=source).to_dataframe(create_bqstorage_client=False)
+        # Through Arrow: RowIterator.to_dataframe is deprecated, and pandas_gbq.read_gbq hides failures.
+        return self.run(sql, params, source=source).to_arrow(create_bqstorage_client=False).to_pandas()
 
     # -- structure -----------------------------------------------------------------------
 

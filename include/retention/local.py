@@ -1,0 +1,189 @@
+"""Run the platform on this machine: the weekly cycle end to end, or the Airflow UI.
+
+    python -m retention.local demo [--weeks N] [--last-week YYYY-MM-DD]
+    python -m retention.local airflow-ui
+
+Both use a persistent local BigQuery under `.local/bigquery/` on port
+`RETENTION_EMULATOR_PORT` (default 9050), and an Airflow home under `.local/airflow/`
+(SQLite). If an emulator already answers on that port (the UI command left running), the
+demo uses it instead of starting a second one on the same files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from retention.config import LOCAL_PROJECT, PROJECT_ROOT, Settings
+from retention.emulator import LOCAL_STATE_DIR, LocalBigQuery
+
+log = logging.getLogger("retention.local")
+
+# The DAGs of the weekly cycle, in the order one week flows through them.
+WEEKLY_CYCLE = ("telco_ingest",)
+
+
+def airflow_environment(airflow_home: Path) -> dict[str, str]:
+    """Airflow settings for local runs: project DAGs, no examples, sized for 2 cores."""
+    return {
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__SCHEDULER__PARSING_PROCESSES": "1",
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+    }
+
+
+def emulator_answers(port: int, project: str = LOCAL_PROJECT) -> bool:
+    try:
+        url = f"http://127.0.0.1:{port}/bigquery/v2/projects/{project}/datasets"
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+@contextmanager
+def local_bigquery() -> Iterator[dict[str, str]]:
+    """The persistent local BigQuery, reused if already running; yields its environment."""
+    port = int(os.environ.get("RETENTION_EMULATOR_PORT", "9050"))
+    emulator = LocalBigQuery(LOCAL_STATE_DIR / "bigquery" / "data", port=port)
+    if emulator_answers(port):
+        print(f"Using the local BigQuery already running on {emulator.host}")
+        yield emulator.environment()
+        return
+    print(f"Starting the local BigQuery on {emulator.host} (data in {emulator.data_dir})")
+    with emulator:
+        yield emulator.environment()
+    print("Stopped the local BigQuery")
+
+
+def _run_airflow(args: list[str], env: dict[str, str], log_file: Path) -> int:
+    with log_file.open("w") as out:
+        return subprocess.call(
+            [str(Path(sys.executable).parent / "airflow"), *args], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def monday_on_or_before(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def demo(weeks: int, last_week: dt.date) -> int:
+    """Run every week through the weekly cycle, in order, then print what the warehouse holds."""
+    dates = [last_week - dt.timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+    airflow_home = LOCAL_STATE_DIR / "airflow"
+    logs = LOCAL_STATE_DIR / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with local_bigquery() as bq_env:
+        env = {**os.environ, **airflow_environment(airflow_home), **bq_env, "RETENTION_RETRY_DELAY_SECONDS": "2"}
+        if _run_airflow(["db", "migrate"], env, logs / "airflow-db-migrate.log") != 0:
+            print(f"Airflow could not prepare its database; see {logs / 'airflow-db-migrate.log'}")
+            return 1
+        for week in dates:
+            for dag_id in WEEKLY_CYCLE:
+                log_file = logs / f"{dag_id}-{week}.log"
+                print(f"  {dag_id:<18} {week}  ...", end="", flush=True)
+                code = _run_airflow(["dags", "test", dag_id, week.isoformat()], env, log_file)
+                if code != 0:
+                    print(" FAILED")
+                    print(_failure_excerpt(log_file))
+                    print(f"Full log: {log_file}")
+                    return code
+                print(" ok")
+        os.environ.update(bq_env)
+        print_summary(dates)
+    return 0
+
+
+def _failure_excerpt(log_file: Path, limit: int = 12) -> str:
+    lines = log_file.read_text(errors="replace").splitlines()
+    errors = [line for line in lines if "Error:" in line or "Error " in line.split("]")[0]]
+    return "\n".join(dict.fromkeys(errors[-limit:])) or "\n".join(lines[-limit:])
+
+
+def print_summary(dates: list[dt.date]) -> None:
+    from retention.warehouse import Warehouse
+
+    warehouse = Warehouse.connect(Settings.from_env())
+    print("\nWhat the weekly cycle wrote (local BigQuery, project %s):" % warehouse.settings.project)
+    print(f"  {'table':<40} {'week':<12} {'rows':>8}")
+    for table_id, date_column in _tables_with_dates(warehouse):
+        if date_column:
+            counts = warehouse.rows(
+                f"SELECT {date_column} AS week, COUNT(*) AS n FROM `{table_id}` "
+                f"WHERE {date_column} IN UNNEST(@weeks) GROUP BY week ORDER BY week",
+                {"weeks": dates},
+            )
+            for row in counts:
+                print(f"  {table_id.split('.', 1)[1]:<40} {row['week']!s:<12} {row['n']:>8,}")
+        else:
+            print(f"  {table_id.split('.', 1)[1]:<40} {'(all)':<12} {warehouse.count_rows(table_id):>8,}")
+
+
+def _tables_with_dates(warehouse) -> list[tuple[str, str | None]]:
+    """Every table of every layer, with the column it is partitioned by (if any)."""
+    found = []
+    for layer in ("raw", "core", "ml", "outreach", "marts", "ops"):
+        dataset = warehouse.dataset_id(layer)
+        for item in sorted(warehouse.client.list_tables(dataset), key=lambda t: t.table_id):
+            if item.table_type != "TABLE" or item.table_id.startswith("_"):
+                continue
+            table = warehouse.client.get_table(item)
+            field = table.time_partitioning.field if table.time_partitioning else None
+            found.append((table.full_table_id.replace(":", "."), field))
+    return found
+
+
+def airflow_ui() -> int:
+    """Start the local BigQuery and `airflow standalone` on the project's DAGs until Ctrl-C."""
+    airflow_home = LOCAL_STATE_DIR / "airflow"
+    with local_bigquery() as bq_env:
+        env = {**os.environ, **airflow_environment(airflow_home), **bq_env}
+        print(
+            "Starting Airflow on http://127.0.0.1:8080 (user admin). The password is printed below and kept in "
+            f"{airflow_home / 'simple_auth_manager_passwords.json.generated'}. Ctrl-C stops Airflow and the emulator."
+        )
+        process = subprocess.Popen([str(Path(sys.executable).parent / "airflow"), "standalone"], env=env)
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            process.terminate()
+            return process.wait(timeout=60)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m retention.local", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo_parser = commands.add_parser("demo", help="run the weekly cycle end to end on the local emulator")
+    demo_parser.add_argument("--weeks", type=int, default=1, help="how many consecutive weeks to run (default 1)")
+    demo_parser.add_argument(
+        "--last-week",
+        type=dt.date.fromisoformat,
+        default=monday_on_or_before(dt.date.today()),
+        help="Monday of the last week to run (default: this week's Monday)",
+    )
+    commands.add_parser("airflow-ui", help="start Airflow (UI on port 8080) on the local emulator")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if args.command == "demo":
+        return demo(args.weeks, monday_on_or_before(args.last_week))
+    return airflow_ui()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
