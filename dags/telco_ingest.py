@@ -1,22 +1,37 @@
 """
-### telco_ingest: the weekly customer snapshot, from file to `core.customers`
+### telco_ingest: the weekly customer snapshot, from file to `core.customers`, write-audit-publish
 
 **Reads** the week's customer snapshot: by default the IBM Telco file bundled with the project
 (`include/data/telco/`); with `RETENTION_TELCO_SNAPSHOT_SOURCE` set, the file
 `telco_customers_<YYYY-MM-DD>.csv` from that landing folder or `gs://` prefix, dated by the
 Monday (KST) of the run's week.
 
-**Writes** `raw.telco_customer_snapshots` (the file as received, text, one partition per
-week, every distinct file kept) and `core.customers` (typed and cleaned, one partition per
-week), then updates the Asset `core.customers` that `churn_weekly` is scheduled on.
+**Writes**
+- `raw.telco_customer_snapshots`: the file as received, text, one partition per week, every
+  distinct file kept (`land_snapshot`);
+- `ops.validation_runs`, `ops.validation_results`, `ops.quarantine`: the data quality
+  decision, every check, the rows held back (`validate_snapshot`, Great Expectations suite
+  `include/retention/quality/suites/telco_customers.py`);
+- `core.customers`: typed and cleaned, one partition per week, less quarantined rows
+  (`publish_customers`), then the Asset `core.customers` that `churn_weekly` is scheduled on.
 
-**Re-running** a week replaces that week's rows in both tables (one MERGE each): the same
-file gives the same tables, a corrected file replaces `core` and is kept beside the old one
+**Re-running** a week replaces that week's rows in every table (one MERGE each): the same
+file gives the same tables; a corrected file replaces `core` and is kept beside the old one
 in `raw`.
 
-**When it fails**: the task log names the file, the SQL file and BigQuery's own message.
-Fix the file or the SQL, then *Clear* the failed task; `core.customers` keeps the last
-published weeks untouched until a publish succeeds.
+**When it fails**, the task log says what and where:
+- `land_snapshot`, *no snapshot file at ...*: the file has not arrived; it is retried. Drop it
+  there and *Clear* the task.
+- `land_snapshot`, *empty / not UTF-8 or CP949 / not valid CSV*: fails at once. Replace the
+  file and *Clear* the task.
+- `validate_snapshot`, *was not published*: fails at once; the log shows a table of every
+  check, the message names the check, the observed value and the first offending lines.
+  Query `ops.validation_results` and `ops.quarantine` for the file's `load_id`, fix the file,
+  *Clear* from `land_snapshot`. Up to 1% of bad rows (`RETENTION_QUALITY_MAX_QUARANTINED_SHARE`)
+  are quarantined and the rest published, with a warning.
+- `publish_customers`: BigQuery's own message and the SQL file; *Clear* the task once fixed.
+
+In every case `core.customers` keeps the last published weeks untouched.
 """
 
 from __future__ import annotations
@@ -53,12 +68,24 @@ def telco_ingest():
     def land_snapshot() -> dict:
         from retention.ingest.customers import land_snapshot, landed_as_dict
         from retention.schedule import run_snapshot_date
+        from retention.task_errors import fail_fast_on_bad_data
         from retention.warehouse import Warehouse
 
-        return landed_as_dict(land_snapshot(Warehouse.connect(), run_snapshot_date(get_current_context())))
+        with fail_fast_on_bad_data():
+            return landed_as_dict(land_snapshot(Warehouse.connect(), run_snapshot_date(get_current_context())))
+
+    @task
+    def validate_snapshot(landed: dict) -> dict:
+        from retention.ingest.customers import landed_from_dict, validate_snapshot
+        from retention.task_errors import fail_fast_on_bad_data
+        from retention.warehouse import Warehouse
+
+        with fail_fast_on_bad_data():
+            run_id = get_current_context()["run_id"]
+            return validate_snapshot(Warehouse.connect(), landed_from_dict(landed), run_id)
 
     @task(outlets=[CORE_CUSTOMERS])
-    def publish_customers(landed: dict) -> dict:
+    def publish_customers(landed: dict, validation: dict) -> dict:
         import datetime as dt
 
         from retention.ingest.customers import publish_customers
@@ -69,7 +96,7 @@ def telco_ingest():
 
     landed = land_snapshot()
     prepare_warehouse() >> landed
-    publish_customers(landed)
+    publish_customers(landed, validate_snapshot(landed))
 
 
 telco_ingest()

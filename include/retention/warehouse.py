@@ -26,6 +26,7 @@ Workarounds, each pinned by a test in `tests/integration/test_warehouse.py`:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import json
 import logging
@@ -221,6 +222,36 @@ class Warehouse:
         except exceptions.GoogleAPICallError as error:
             raise WarehouseError(f"BigQuery refused the load into {table_id}: {error.message}") from error
         return int(job.output_rows or 0)
+
+
+    def replace_rows(self, table_id: str, rows: Sequence[Mapping[str, Any]], match: Mapping[str, Any]) -> int:
+        """Atomically replace the rows of `table_id` whose `match` columns equal the given values
+        by `rows`: the rows are staged with a load job, then one MERGE deletes and inserts.
+        Running it twice with the same rows leaves the same table."""
+        for column in match:
+            if not _IDENTIFIER.fullmatch(column):
+                raise WarehouseError(f"replace_rows: {column!r} is not a plain column name")
+        condition = " AND ".join(f"target.{column} = @{column}" for column in match)
+        if not rows:
+            self.run(f"DELETE FROM `{table_id}` AS target WHERE {condition}", match, source=f"replace {table_id}")
+            return 0
+        table = self.client.get_table(table_id)
+        key = hashlib.sha256(json.dumps(match, sort_keys=True, default=_json_default).encode()).hexdigest()[:16]
+        staging_id = f"{table.project}.{table.dataset_id}._staging_{table.table_id}_{key}"
+        columns = [field.name for field in table.schema]
+        try:
+            self.load_json_rows(staging_id, rows, table.schema)
+            self.run(
+                f"MERGE `{table_id}` AS target USING `{staging_id}` AS staged ON FALSE "
+                f"WHEN NOT MATCHED BY SOURCE AND {condition} THEN DELETE "
+                "WHEN NOT MATCHED THEN INSERT ({{ columns }}) VALUES ({{ staged_columns }})",
+                match,
+                identifiers={"columns": columns, "staged_columns": [f"staged.{c}" for c in columns]},
+                source=f"replace {table_id}",
+            )
+        finally:
+            self.drop_table(staging_id)
+        return len(rows)
 
 
 def _parameter(name: str, value: Any) -> bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter:

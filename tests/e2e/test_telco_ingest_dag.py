@@ -51,7 +51,7 @@ def test_a_broken_sql_file_fails_the_run_and_core_keeps_the_last_good_week(
     broken_sql = tmp_path / "sql"
     shutil.copytree(SQL_DIR, broken_sql)
     publish = broken_sql / "core" / "customers" / "publish.sql"
-    publish.write_text(publish.read_text().replace("TRIM(gender)", "TRIM(gendr)"))
+    publish.write_text(publish.read_text().replace("typed.gender", "typed.gendr"))
     monkeypatch.setattr("retention.warehouse.SQL_DIR", broken_sql)
 
     run = telco_ingest.test(logical_date=LOGICAL_DATE)

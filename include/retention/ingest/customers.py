@@ -1,7 +1,9 @@
-"""Weekly customer snapshot: land the file as received in `raw`, publish it typed to `core`.
+"""Weekly customer snapshot, write-audit-publish: land the file as received in `raw`,
+validate its typed rows, publish the good ones to `core`.
 
-Both steps are idempotent for a snapshot date: landing replaces the rows of the same file
-(same bytes, same load id) and publishing replaces the week's partition, each in one MERGE.
+Every step is idempotent for a snapshot date: landing replaces the rows of the same file
+(same bytes, same load id), validation replaces its results for that file, publishing
+replaces the week's partition, each in one MERGE.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ import json
 import logging
 from dataclasses import asdict, dataclass
 
+from retention.quality import records
+from retention.quality.gates import DataQualityError, SuiteContext, Thresholds, summary_table, validate
+from retention.quality.suites import get_suite
 from retention.sources.telco_snapshots import Snapshot, locate_snapshot, read_snapshot, snake_case
 from retention.warehouse import Warehouse
 
@@ -18,7 +23,13 @@ log = logging.getLogger(__name__)
 
 RAW_TABLE = "telco_customer_snapshots"
 CORE_TABLE = "customers"
-_TABLE_DDL = ("raw/telco_customer_snapshots/create.sql", "core/customers/create.sql")
+SUITE = "telco_customers"
+_TABLE_DDL = (
+    "raw/telco_customer_snapshots/create.sql",
+    "raw/telco_customers_typed/create.sql",
+    "core/customers/create.sql",
+    *records.TABLE_DDL,
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +40,7 @@ class LandedSnapshot:
     rows: int
     unexpected_columns: list[str]
     missing_columns: list[str]
+    encoding: str = "utf-8"
 
 
 def ensure_tables(warehouse: Warehouse) -> None:
@@ -43,27 +55,11 @@ def land_snapshot(warehouse: Warehouse, snapshot_date: dt.date, source: str | No
     uri = locate_snapshot(source or warehouse.settings.telco_snapshot_source, snapshot_date)
     snapshot = read_snapshot(uri)
     raw_table = warehouse.table_id("raw", RAW_TABLE)
-    raw_columns = warehouse.column_names(raw_table)
-    contract = [c for c in raw_columns if not c.startswith("_")]
+    contract = [c for c in warehouse.column_names(raw_table) if not c.startswith("_")]
     rows, unexpected = _raw_rows(snapshot, contract, snapshot_date, dt.datetime.now(dt.UTC))
     missing = sorted(set(contract) - {snake_case(h) for h in snapshot.header})
 
-    staging = f"_staging_{RAW_TABLE}_{snapshot_date:%Y%m%d}_{snapshot.load_id}"
-    staging_id = warehouse.table_id("raw", staging)
-    schema = warehouse.client.get_table(raw_table).schema
-    try:
-        warehouse.load_json_rows(staging_id, rows, schema)
-        warehouse.run_file(
-            "raw/telco_customer_snapshots/land.sql",
-            {"snapshot_date": snapshot_date, "load_id": snapshot.load_id},
-            identifiers={
-                "staging_table": staging,
-                "columns": raw_columns,
-                "staged_columns": [f"staged.{c}" for c in raw_columns],
-            },
-        )
-    finally:
-        warehouse.drop_table(staging_id)
+    warehouse.replace_rows(raw_table, rows, {"_snapshot_date": snapshot_date, "_load_id": snapshot.load_id})
     landed = LandedSnapshot(
         snapshot_date=snapshot_date.isoformat(),
         load_id=snapshot.load_id,
@@ -71,6 +67,7 @@ def land_snapshot(warehouse: Warehouse, snapshot_date: dt.date, source: str | No
         rows=len(rows),
         unexpected_columns=unexpected,
         missing_columns=missing,
+        encoding=snapshot.encoding,
     )
     log.info("landed %s rows of %s for %s as load %s", landed.rows, uri, snapshot_date, snapshot.load_id)
     if unexpected:
@@ -96,13 +93,65 @@ def _raw_rows(
                 row[name] = value
             else:
                 extras[header] = value
+        if len(values) > len(names):
+            extras["(beyond the header)"] = values[len(names):]
         row["_unexpected_columns"] = json.dumps(extras, ensure_ascii=False) if extras else None
+        row["_file_error"] = (
+            f"line {index + 2} has {len(values)} fields, the header has {len(names)} (truncated or shifted line)"
+            if len(values) != len(names)
+            else None
+        )
         rows.append(row)
     return rows, unexpected
 
 
+def validate_snapshot(warehouse: Warehouse, landed: LandedSnapshot, dag_run_id: str | None = None) -> dict:
+    """Check the landed file's typed rows; keep results and quarantined rows in `ops`.
+
+    Raises DataQualityError, after recording everything, when the file must not be published."""
+    snapshot_date = dt.date.fromisoformat(landed.snapshot_date)
+    frame = warehouse.dataframe(
+        "SELECT * FROM `{{ raw }}.telco_customers_typed` WHERE snapshot_date = @snapshot_date AND load_id = @load_id",
+        {"snapshot_date": snapshot_date, "load_id": landed.load_id},
+        source="raw.telco_customers_typed",
+    )
+    context = SuiteContext(
+        thresholds=Thresholds.from_env(),
+        previous_row_count=_previous_published_count(warehouse, snapshot_date),
+        missing_columns=tuple(landed.missing_columns),
+        unexpected_columns=tuple(landed.unexpected_columns),
+        encoding=landed.encoding,
+    )
+    report = validate(frame, get_suite(SUITE), context, source=landed.source_uri)
+    records.record(
+        warehouse, report, frame, snapshot_date=snapshot_date, load_id=landed.load_id,
+        source_uri=landed.source_uri, dag_run_id=dag_run_id,
+    )
+    log.info("data quality of %s for %s:\n%s", landed.source_uri, snapshot_date, summary_table(report))
+    if report.decision == "block":
+        raise DataQualityError(report.message)
+    if report.decision == "publish_with_warnings":
+        log.warning(report.message)
+    return {"decision": report.decision, "rows_quarantined": report.rows_quarantined, "message": report.message}
+
+
+def _previous_published_count(warehouse: Warehouse, snapshot_date: dt.date) -> int | None:
+    rows = warehouse.rows(
+        "SELECT COUNT(*) AS n FROM `{{ core }}.customers` WHERE snapshot_date = "
+        "(SELECT MAX(snapshot_date) FROM `{{ core }}.customers` WHERE snapshot_date < @snapshot_date)",
+        {"snapshot_date": snapshot_date},
+    )
+    return int(rows[0]["n"]) or None
+
+
 def publish_customers(warehouse: Warehouse, snapshot_date: dt.date, load_id: str) -> dict:
-    """Type and clean the landed file and replace the week in `core.customers`."""
+    """Replace the week in `core.customers` with the validated file's rows, less quarantined ones."""
+    decision = records.decision_for(warehouse, SUITE, snapshot_date, load_id)
+    if decision not in ("publish", "publish_with_warnings"):
+        raise DataQualityError(
+            f"load {load_id} for {snapshot_date} is not cleared for publishing (validation: {decision or 'never ran'}); "
+            "run validate_snapshot first, and fix the file if it blocked"
+        )
     warehouse.run_file(
         "core/customers/publish.sql",
         {"snapshot_date": snapshot_date, "load_id": load_id, "published_at": dt.datetime.now(dt.UTC)},
@@ -116,3 +165,7 @@ def publish_customers(warehouse: Warehouse, snapshot_date: dt.date, load_id: str
 
 def landed_as_dict(landed: LandedSnapshot) -> dict:
     return asdict(landed)
+
+
+def landed_from_dict(data: dict) -> LandedSnapshot:
+    return LandedSnapshot(**data)

@@ -21,7 +21,12 @@ FILE_PATTERN = "telco_customers_{date}.csv"
 
 
 class SnapshotError(RuntimeError):
-    """A snapshot file is missing or unreadable; the message says which and what to do."""
+    """A snapshot file cannot be used as it is; the message says which and what to do.
+    Retrying will not help: the file has to be fixed."""
+
+
+class SnapshotMissing(SnapshotError):
+    """The week's file is not there (yet): retrying later may find it."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,8 @@ class Snapshot:
     rows: list[list[str]]
     """Data rows, values as text, in file order (row i is line i + 2 of the file)."""
     sha256: str
+    encoding: str = "utf-8"
+    """How the bytes were decoded: `utf-8`, `utf-8-sig` (a byte order mark was removed) or `cp949`."""
 
     @property
     def load_id(self) -> str:
@@ -59,14 +66,36 @@ def locate_snapshot(source: str, snapshot_date: dt.date) -> str:
 
 def read_snapshot(uri: str) -> Snapshot:
     data = _read_bytes(uri)
-    text = data.decode("utf-8")
+    text, encoding = decode(data, uri)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
     except StopIteration:
         raise SnapshotError(f"{uri} is empty: expected a CSV header line and customer rows") from None
-    rows = [row for row in reader if row]
-    return Snapshot(source_uri=uri, header=header, rows=rows, sha256=hashlib.sha256(data).hexdigest())
+    except csv.Error as error:
+        raise SnapshotError(f"{uri}: the header line is not valid CSV ({error})") from None
+    rows = []
+    try:
+        rows.extend(row for row in reader if row)
+    except csv.Error as error:
+        raise SnapshotError(f"{uri}: not valid CSV after line {reader.line_num} ({error})") from None
+    return Snapshot(source_uri=uri, header=header, rows=rows, sha256=hashlib.sha256(data).hexdigest(), encoding=encoding)
+
+
+def decode(data: bytes, uri: str) -> tuple[str, str]:
+    """UTF-8 (a byte order mark is removed), else the legacy Korean CP949 (a superset of EUC-KR)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8"), "utf-8-sig"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as utf8_error:
+        try:
+            return data.decode("cp949"), "cp949"
+        except UnicodeDecodeError:
+            raise SnapshotError(
+                f"{uri} is neither UTF-8 nor CP949/EUC-KR text (first bad byte at offset {utf8_error.start}): "
+                "re-export the file as UTF-8 CSV"
+            ) from None
 
 
 def _read_bytes(uri: str) -> bytes:
@@ -78,11 +107,11 @@ def _read_bytes(uri: str) -> bytes:
 
         path = ObjectStoragePath(uri, conn_id=Settings.from_env().gcp_conn_id)
         if not path.exists():
-            raise SnapshotError(f"no snapshot at {uri}: upload the week's file there or fix RETENTION_TELCO_SNAPSHOT_SOURCE")
+            raise SnapshotMissing(f"no snapshot at {uri}: upload the week's file there or fix RETENTION_TELCO_SNAPSHOT_SOURCE")
         return path.read_bytes()
     path = Path(uri)
     if not path.is_file():
-        raise SnapshotError(
+        raise SnapshotMissing(
             f"no snapshot file at {path}: drop the week's file there (named like "
             f"{FILE_PATTERN.format(date='YYYY-MM-DD')}) or set RETENTION_TELCO_SNAPSHOT_SOURCE"
         )

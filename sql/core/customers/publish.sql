@@ -1,63 +1,67 @@
--- Publish one week to core.customers: type and clean the landed file, then replace the
--- week's partition atomically. Parameters: @snapshot_date, @load_id (the file landed by this
--- run), @published_at. Blank text becomes NULL (TotalCharges is blank for new customers);
--- Yes/No and 0/1 become BOOL; the IBM churn category '0' (no churn) becomes NULL.
+-- Publish one validated week to core.customers: the typed rows of the landed file, less the
+-- rows validation quarantined, replace the week's partition in one statement.
+-- Parameters: @snapshot_date, @load_id (the file landed and validated by this run), @published_at.
 MERGE `{{ core }}.customers` AS target
 USING (
   SELECT
-    _snapshot_date AS snapshot_date,
-    NULLIF(TRIM(customer_id), '') AS customer_id,
-    NULLIF(TRIM(gender), '') AS gender,
-    CASE TRIM(senior_citizen) WHEN '1' THEN TRUE WHEN '0' THEN FALSE END AS senior_citizen,
-    CASE UPPER(TRIM(partner)) WHEN 'YES' THEN TRUE WHEN 'NO' THEN FALSE END AS partner,
-    CASE UPPER(TRIM(dependents)) WHEN 'YES' THEN TRUE WHEN 'NO' THEN FALSE END AS dependents,
-    IF(REGEXP_CONTAINS(TRIM(tenure), r'^[+-]?[0-9]+$'), SAFE_CAST(TRIM(tenure) AS INT64), NULL) AS tenure_months,
-    CASE UPPER(TRIM(phone_service)) WHEN 'YES' THEN TRUE WHEN 'NO' THEN FALSE END AS phone_service,
-    NULLIF(TRIM(multiple_lines), '') AS multiple_lines,
-    NULLIF(TRIM(internet_service), '') AS internet_service,
-    NULLIF(TRIM(online_security), '') AS online_security,
-    NULLIF(TRIM(online_backup), '') AS online_backup,
-    NULLIF(TRIM(device_protection), '') AS device_protection,
-    NULLIF(TRIM(tech_support), '') AS tech_support,
-    NULLIF(TRIM(streaming_tv), '') AS streaming_tv,
-    NULLIF(TRIM(streaming_movies), '') AS streaming_movies,
-    NULLIF(TRIM(contract), '') AS contract,
-    CASE UPPER(TRIM(paperless_billing)) WHEN 'YES' THEN TRUE WHEN 'NO' THEN FALSE END AS paperless_billing,
-    NULLIF(TRIM(payment_method), '') AS payment_method,
-    SAFE_CAST(NULLIF(TRIM(monthly_charges), '') AS FLOAT64) AS monthly_charges,
-    SAFE_CAST(NULLIF(TRIM(total_charges), '') AS FLOAT64) AS total_charges,
-    NULLIF(TRIM(city), '') AS city,
-    NULLIF(TRIM(zip_code), '') AS zip_code,
-    SAFE_CAST(NULLIF(TRIM(latitude), '') AS FLOAT64) AS latitude,
-    SAFE_CAST(NULLIF(TRIM(longitude), '') AS FLOAT64) AS longitude,
-    IF(REGEXP_CONTAINS(TRIM(age), r'^[+-]?[0-9]+$'), SAFE_CAST(TRIM(age) AS INT64), NULL) AS age,
-    CASE UPPER(TRIM(married)) WHEN 'YES' THEN TRUE WHEN 'NO' THEN FALSE END AS married,
-    CASE UPPER(TRIM(referred_a_friend)) WHEN 'YES' THEN TRUE WHEN 'NO' THEN FALSE END AS referred_a_friend,
-    IF(REGEXP_CONTAINS(TRIM(number_of_referrals), r'^[+-]?[0-9]+$'), SAFE_CAST(TRIM(number_of_referrals) AS INT64), NULL) AS number_of_referrals,
-    NULLIF(TRIM(offer), '') AS offer,
-    SAFE_CAST(NULLIF(TRIM(avg_monthly_long_distance_charges), '') AS FLOAT64) AS avg_monthly_long_distance_charges,
-    SAFE_CAST(NULLIF(TRIM(avg_monthly_gb_download), '') AS FLOAT64) AS avg_monthly_gb_download,
-    CASE UPPER(TRIM(streaming_music)) WHEN 'YES' THEN TRUE WHEN 'NO' THEN FALSE END AS streaming_music,
-    CASE UPPER(TRIM(premium_tech_support)) WHEN 'YES' THEN TRUE WHEN 'NO' THEN FALSE END AS premium_tech_support,
-    CASE UPPER(TRIM(unlimited_data)) WHEN 'YES' THEN TRUE WHEN 'NO' THEN FALSE END AS unlimited_data,
-    SAFE_CAST(NULLIF(TRIM(total_refunds), '') AS FLOAT64) AS total_refunds,
-    SAFE_CAST(NULLIF(TRIM(total_extra_data_charges), '') AS FLOAT64) AS total_extra_data_charges,
-    SAFE_CAST(NULLIF(TRIM(total_long_distance_charges), '') AS FLOAT64) AS total_long_distance_charges,
-    CASE UPPER(TRIM(churn)) WHEN 'YES' THEN TRUE WHEN 'NO' THEN FALSE END AS churned,
-    NULLIF(TRIM(customer_status), '') AS customer_status,
-    NULLIF(NULLIF(TRIM(churn_category), ''), '0') AS churn_category,
-    NULLIF(TRIM(churn_reason), '') AS churn_reason,
-    IF(REGEXP_CONTAINS(TRIM(satisfaction_score), r'^[+-]?[0-9]+$'), SAFE_CAST(TRIM(satisfaction_score) AS INT64), NULL) AS satisfaction_score,
-    SAFE_CAST(NULLIF(TRIM(total_revenue), '') AS FLOAT64) AS total_revenue,
-    IF(REGEXP_CONTAINS(TRIM(churn_score), r'^[+-]?[0-9]+$'), SAFE_CAST(TRIM(churn_score) AS INT64), NULL) AS ibm_churn_score,
-    IF(REGEXP_CONTAINS(TRIM(churn_score_1), r'^[+-]?[0-9]+$'), SAFE_CAST(TRIM(churn_score_1) AS INT64), NULL) AS ibm_churn_score_v2,
-    IF(REGEXP_CONTAINS(TRIM(cltv), r'^[+-]?[0-9]+$'), SAFE_CAST(TRIM(cltv) AS INT64), NULL) AS ibm_cltv,
-    _load_id AS load_id,
-    _source_uri AS source_uri,
-    _source_row AS source_row,
+    typed.snapshot_date,
+    typed.customer_id,
+    typed.gender,
+    typed.senior_citizen,
+    typed.partner,
+    typed.dependents,
+    typed.tenure_months,
+    typed.phone_service,
+    typed.multiple_lines,
+    typed.internet_service,
+    typed.online_security,
+    typed.online_backup,
+    typed.device_protection,
+    typed.tech_support,
+    typed.streaming_tv,
+    typed.streaming_movies,
+    typed.contract,
+    typed.paperless_billing,
+    typed.payment_method,
+    typed.monthly_charges,
+    typed.total_charges,
+    typed.city,
+    typed.zip_code,
+    typed.latitude,
+    typed.longitude,
+    typed.age,
+    typed.married,
+    typed.referred_a_friend,
+    typed.number_of_referrals,
+    typed.offer,
+    typed.avg_monthly_long_distance_charges,
+    typed.avg_monthly_gb_download,
+    typed.streaming_music,
+    typed.premium_tech_support,
+    typed.unlimited_data,
+    typed.total_refunds,
+    typed.total_extra_data_charges,
+    typed.total_long_distance_charges,
+    typed.churned,
+    typed.customer_status,
+    typed.churn_category,
+    typed.churn_reason,
+    typed.satisfaction_score,
+    typed.total_revenue,
+    typed.ibm_churn_score,
+    typed.ibm_churn_score_v2,
+    typed.ibm_cltv,
+    typed.load_id,
+    typed.source_uri,
+    typed.source_row,
     @published_at AS published_at
-  FROM `{{ raw }}.telco_customer_snapshots`
-  WHERE _snapshot_date = @snapshot_date AND _load_id = @load_id
+  FROM `{{ raw }}.telco_customers_typed` AS typed
+  LEFT JOIN `{{ ops }}.quarantine` AS quarantined
+    ON quarantined.suite = 'telco_customers'
+    AND quarantined.snapshot_date = @snapshot_date
+    AND quarantined.load_id = @load_id
+    AND quarantined.source_row = typed.source_row
+  WHERE typed.snapshot_date = @snapshot_date AND typed.load_id = @load_id AND quarantined.source_row IS NULL
 ) AS cleaned
 ON FALSE
 WHEN NOT MATCHED BY SOURCE AND target.snapshot_date = @snapshot_date THEN

@@ -60,7 +60,8 @@ CREATE TABLE IF NOT EXISTS `{{ raw }}.telco_customer_snapshots` (
   _source_uri STRING NOT NULL OPTIONS(description = 'Path or gs:// URI the file was read from.'),
   _source_row INT64 NOT NULL OPTIONS(description = 'Line number of the row in the file (header is line 1).'),
   _loaded_at TIMESTAMP NOT NULL OPTIONS(description = 'When the file was landed.'),
-  _unexpected_columns STRING OPTIONS(description = 'JSON object of columns the contract does not know, as received.')
+  _unexpected_columns STRING OPTIONS(description = 'JSON object of columns the contract does not know, as received.'),
+  _file_error STRING OPTIONS(description = 'What was wrong with the line itself (field count), if anything.')
 )
 PARTITION BY _snapshot_date
 CLUSTER BY _load_id

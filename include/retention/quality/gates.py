@@ -1,0 +1,288 @@
+"""Write-audit-publish gates with Great Expectations 1.x: checks, decision, results, quarantine.
+
+A suite (one file in `retention/quality/suites/`) lists `Check`s: a GX expectation plus
+whether a failure is blocking. A check that judges single rows (GX returns the offending
+rows) sends those rows to quarantine when it is blocking; a check on the whole file stops
+publishing when it is blocking. Warnings are recorded and logged, nothing more. Then:
+
+- any blocking check on the whole file failed          -> `block`
+- quarantined rows above the allowed share (default 1%) -> `block`
+- rows quarantined, or a warning failed                 -> `publish_with_warnings`
+- otherwise                                            -> `publish`
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+ROW_ID = "source_row"
+"""Every validated frame carries the file line of each row, so failures point at lines."""
+
+
+class DataQualityError(RuntimeError):
+    """A blocking check failed: the file is not published. Re-running will not help; fix the file."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    max_quarantined_share: float = 0.01
+    volume_min_ratio: float = 0.5
+    volume_max_ratio: float = 2.0
+    churn_rate_min: float = 0.05
+    churn_rate_max: float = 0.60
+
+    @classmethod
+    def from_env(cls) -> Thresholds:
+        def number(name: str, default: float) -> float:
+            return float(os.environ.get(f"RETENTION_QUALITY_{name}", default))
+
+        return cls(
+            max_quarantined_share=number("MAX_QUARANTINED_SHARE", cls.max_quarantined_share),
+            volume_min_ratio=number("VOLUME_MIN_RATIO", cls.volume_min_ratio),
+            volume_max_ratio=number("VOLUME_MAX_RATIO", cls.volume_max_ratio),
+            churn_rate_min=number("CHURN_RATE_MIN", cls.churn_rate_min),
+            churn_rate_max=number("CHURN_RATE_MAX", cls.churn_rate_max),
+        )
+
+
+@dataclass(frozen=True)
+class SuiteContext:
+    """What a suite may need beyond the rows: the last good load and the file's own findings."""
+
+    thresholds: Thresholds
+    previous_row_count: int | None = None
+    missing_columns: tuple[str, ...] = ()
+    unexpected_columns: tuple[str, ...] = ()
+    encoding: str = "utf-8"
+
+
+@dataclass(frozen=True)
+class Check:
+    expectation: Any
+    """A `great_expectations.expectations` instance."""
+    blocking: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A check the reader made before any row was typed (encoding, unknown columns)."""
+
+    name: str
+    description: str
+    success: bool
+    observed: str
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    checks: Callable[[SuiteContext], list[Check]]
+    """Builds the checks for one file (bounds may depend on the previous snapshot)."""
+    findings: Callable[[SuiteContext], list[Finding]] = lambda context: []
+    prepare: Callable[[pd.DataFrame, SuiteContext], pd.DataFrame] = lambda frame, context: frame
+    """Shapes the typed rows before checking (for example, drops columns the file lacked)."""
+
+
+@dataclass
+class Outcome:
+    check_name: str
+    description: str
+    blocking: bool
+    row_level: bool
+    success: bool
+    observed_value: str | None = None
+    unexpected_count: int | None = None
+    unexpected_percent: float | None = None
+    offending_rows: list[int] = field(default_factory=list)
+    sample: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    suite: str
+    rows_received: int
+    outcomes: list[Outcome]
+    quarantine: dict[int, list[str]]
+    """File line -> the failed blocking row checks."""
+    decision: str
+    message: str
+
+    @property
+    def rows_quarantined(self) -> int:
+        return len(self.quarantine)
+
+    @property
+    def quarantined_share(self) -> float:
+        return self.rows_quarantined / self.rows_received if self.rows_received else 0.0
+
+
+def validate(frame: pd.DataFrame, suite: Suite, context: SuiteContext, *, source: str) -> Report:
+    prepared = suite.prepare(frame, context)
+    checks = suite.checks(context)
+    outcomes = [
+        Outcome(f.name, f.description, blocking=False, row_level=False, success=f.success, observed_value=f.observed)
+        for f in suite.findings(context)
+    ]
+    outcomes += _run_expectations(prepared, checks)
+    quarantine: dict[int, list[str]] = {}
+    for outcome in outcomes:
+        if outcome.blocking and outcome.row_level and not outcome.success:
+            for row in outcome.offending_rows:
+                quarantine.setdefault(row, []).append(outcome.check_name)
+    decision, message = _decide(suite, outcomes, quarantine, len(prepared), context.thresholds, source)
+    return Report(suite.name, len(prepared), outcomes, quarantine, decision, message)
+
+
+def _gx_context():
+    # GX would otherwise send usage analytics over the network; this platform never does.
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    for name in ("great_expectations", "great_expectations.core", "great_expectations.data_context"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return gx, context
+
+
+def _run_expectations(frame: pd.DataFrame, checks: list[Check]) -> list[Outcome]:
+    gx, context = _gx_context()
+    batch = (
+        context.data_sources.add_pandas("rows")
+        .add_dataframe_asset(name="rows")
+        .add_batch_definition_whole_dataframe("all")
+        .get_batch(batch_parameters={"dataframe": frame})
+    )
+    suite = gx.ExpectationSuite(name="checks")
+    for index, check in enumerate(checks):
+        expectation = check.expectation
+        expectation.meta = {**(expectation.meta or {}), "check_index": index}
+        suite.add_expectation(expectation)
+    result = batch.validate(
+        suite, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_ID]}
+    )
+    outcomes: list[Outcome | None] = [None] * len(checks)
+    for item in result.results:
+        config = item.expectation_config
+        check = checks[config.meta["check_index"]]
+        outcomes[config.meta["check_index"]] = _outcome(check, config, item)
+    return [o for o in outcomes if o is not None]
+
+
+def _check_name(config) -> str:
+    kwargs = config.kwargs
+    subject = kwargs.get("column") or ", ".join(
+        str(kwargs[k]) for k in ("column_A", "column_B") if kwargs.get(k)
+    )
+    return f"{config.type}({subject})" if subject else config.type
+
+
+def _outcome(check: Check, config, item) -> Outcome:
+    result = item.result or {}
+    raised = (item.exception_info or {}).get("raised_exception")
+    row_level = "unexpected_index_list" in result
+    offending = sorted({int(entry[ROW_ID]) for entry in result.get("unexpected_index_list") or []})
+    sample = [
+        {key: _plain(value) for key, value in entry.items()} for entry in (result.get("unexpected_index_list") or [])[:5]
+    ]
+    observed = result.get("observed_value")
+    if raised:
+        observed = f"could not be checked: {(item.exception_info or {}).get('exception_message', 'error')}"
+    elif observed is None and row_level:
+        observed = f"{result.get('unexpected_count', 0)} rows outside"
+    elif isinstance(result.get("details"), dict) and result["details"].get("mismatched"):
+        missing = result["details"]["mismatched"].get("missing") or []
+        observed = f"missing: {', '.join(missing)}" if missing else "all present"
+    return Outcome(
+        check_name=_check_name(config),
+        description=check.description,
+        blocking=check.blocking,
+        # A check that could not run says nothing about single rows: it counts for the whole file.
+        row_level=row_level and not raised,
+        success=bool(item.success),
+        observed_value=None if observed is None else _text(observed),
+        unexpected_count=result.get("unexpected_count"),
+        unexpected_percent=result.get("unexpected_percent"),
+        offending_rows=offending,
+        sample=sample,
+    )
+
+
+def _decide(
+    suite: Suite, outcomes: list[Outcome], quarantine: dict[int, list[str]], rows: int, thresholds: Thresholds,
+    source: str,
+) -> tuple[str, str]:
+    blocking_file = [o for o in outcomes if o.blocking and not o.row_level and not o.success]
+    warnings = [o for o in outcomes if not o.success and not o.blocking]
+    # Failed warnings often explain a blocking failure (an unknown column next to a missing one).
+    hints = "".join(f" Also: {o.description.lower()}: {o.observed_value}." for o in warnings[:3])
+    share = len(quarantine) / rows if rows else 0.0
+    if blocking_file:
+        first = blocking_file[0]
+        detail = "; ".join(f"{o.check_name}: observed {o.observed_value}" for o in blocking_file[:3])
+        return "block", (
+            f"{source} was not published: {len(blocking_file)} blocking check(s) failed on the whole file. "
+            f"{first.description}: {detail}.{hints} Fix the file and re-run; core keeps the last good snapshot."
+        )
+    if share > thresholds.max_quarantined_share:
+        failed = [o for o in outcomes if o.row_level and o.blocking and not o.success]
+        detail = "; ".join(
+            f"{o.check_name}: {o.unexpected_count} rows, first {json.dumps(o.sample[:3], ensure_ascii=False)}"
+            for o in failed[:3]
+        )
+        return "block", (
+            f"{source} was not published: {len(quarantine)} of {rows} rows ({share:.1%}) failed blocking row "
+            f"checks, above the allowed {thresholds.max_quarantined_share:.1%}. {detail}.{hints} "
+            "Rows are in ops.quarantine; fix the file and re-run; core keeps the last good snapshot."
+        )
+    if quarantine or warnings:
+        parts = []
+        if quarantine:
+            parts.append(f"{len(quarantine)} of {rows} rows quarantined ({share:.2%}), the rest published")
+        if warnings:
+            parts.append("warnings: " + "; ".join(f"{o.check_name}: {o.observed_value}" for o in warnings[:5]))
+        return "publish_with_warnings", f"{source}: " + ". ".join(parts)
+    return "publish", f"{source}: all {len(outcomes)} checks passed on {rows} rows"
+
+
+def summary_table(report: Report) -> str:
+    """The short table the task log shows."""
+    lines = [f"{'check':<68} {'kind':<9} {'result':<7} {'bad rows':>8}  observed"]
+    for o in report.outcomes:
+        kind = ("block" if o.blocking else "warn") + ("/row" if o.row_level else "")
+        result = "ok" if o.success else "FAILED"
+        bad = "" if o.unexpected_count is None else str(o.unexpected_count)
+        observed = (o.observed_value or "")[:60]
+        lines.append(f"{o.check_name[:68]:<68} {kind:<9} {result:<7} {bad:>8}  {observed}")
+    lines.append(f"decision: {report.decision}: {report.message}")
+    return "\n".join(lines)
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(_plain(value) if not isinstance(value, list | dict) else value, default=str)
+    except TypeError:
+        return str(value)

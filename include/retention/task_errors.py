@@ -1,0 +1,22 @@
+"""Which failures a retry can fix. Bad data cannot: such tasks fail at once, without retries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from retention.quality.gates import DataQualityError
+from retention.sources.telco_snapshots import SnapshotError, SnapshotMissing
+
+
+@contextmanager
+def fail_fast_on_bad_data() -> Iterator[None]:
+    """Turn bad-data errors into AirflowFailException (no retry); a missing file still retries."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        yield
+    except SnapshotMissing:
+        raise
+    except (SnapshotError, DataQualityError) as error:
+        raise AirflowFailException(str(error)) from error
