@@ -61,3 +61,29 @@ def test_a_broken_sql_file_fails_the_run_and_core_keeps_the_last_good_week(
     assert states["land_snapshot"] == "success" and states["publish_customers"] == "failed"
     counts = warehouse.rows("SELECT snapshot_date AS w, COUNT(*) AS n FROM `{{ core }}.customers` GROUP BY w")
     assert counts == [{"w": WEEK - dt.timedelta(weeks=1), "n": 7043}]
+
+
+def test_a_file_that_fails_a_blocking_check_stops_the_run_without_retries(telco_ingest, warehouse, tmp_path, monkeypatch):
+    import csv
+
+    from retention.config import BUNDLED_TELCO_SNAPSHOT
+
+    assert str(telco_ingest.test(logical_date=LOGICAL_DATE.subtract(weeks=1)).state) == "success"
+    with BUNDLED_TELCO_SNAPSHOT.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    with (tmp_path / f"telco_customers_{WEEK}.csv").open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(rows[:1] + rows[1::10])  # ten times smaller than last week
+    monkeypatch.setenv("RETENTION_TELCO_SNAPSHOT_SOURCE", str(tmp_path))
+
+    run = telco_ingest.test(logical_date=LOGICAL_DATE)
+
+    instances = {ti.task_id: ti for ti in run.get_task_instances()}
+    assert str(run.state) == "failed"
+    assert str(instances["validate_snapshot"].state) == "failed"
+    assert instances["validate_snapshot"].try_number == 1, "bad data must not be retried"
+    assert str(instances["publish_customers"].state) == "upstream_failed"
+    counts = warehouse.rows("SELECT snapshot_date AS w, COUNT(*) AS n FROM `{{ core }}.customers` GROUP BY w")
+    assert counts == [{"w": WEEK - dt.timedelta(weeks=1), "n": 7043}]
+    decision = warehouse.rows("SELECT decision, rows_received FROM `{{ ops }}.validation_runs` WHERE snapshot_date = @w",
+                              {"w": WEEK})
+    assert decision == [{"decision": "block", "rows_received": 705}]

@@ -192,7 +192,7 @@ def _check_name(config) -> str:
 
 def _outcome(check: Check, config, item) -> Outcome:
     result = item.result or {}
-    raised = (item.exception_info or {}).get("raised_exception")
+    raised = _raised(item.exception_info or {})
     row_level = "unexpected_index_list" in result
     offending = sorted({int(entry[ROW_ID]) for entry in result.get("unexpected_index_list") or []})
     sample = [
@@ -200,7 +200,7 @@ def _outcome(check: Check, config, item) -> Outcome:
     ]
     observed = result.get("observed_value")
     if raised:
-        observed = f"could not be checked: {(item.exception_info or {}).get('exception_message', 'error')}"
+        observed = f"could not be checked: {raised}"
     elif observed is None and row_level:
         observed = f"{result.get('unexpected_count', 0)} rows outside"
     elif isinstance(result.get("details"), dict) and result["details"].get("mismatched"):
@@ -219,6 +219,16 @@ def _outcome(check: Check, config, item) -> Outcome:
         offending_rows=offending,
         sample=sample,
     )
+
+
+def _raised(info: dict) -> str | None:
+    """GX reports an expectation that could not run (a missing column) either flat or per metric."""
+    if info.get("raised_exception"):
+        return str(info.get("exception_message") or "error").splitlines()[0][:200]
+    for value in info.values():
+        if isinstance(value, dict) and value.get("raised_exception"):
+            return str(value.get("exception_message") or "error").splitlines()[0][:200]
+    return None
 
 
 def _decide(
