@@ -15,6 +15,12 @@ Monday (KST) of the run's week.
 - `core.customers`: typed and cleaned, one partition per week, less quarantined rows
   (`publish_customers`), then the Asset `core.customers` that `churn_weekly` is scheduled on.
 
+- `raw.contacts`, `core.contacts` (same three steps, suite `contacts`): phone numbers, SMS
+  and night-time consent, opt-outs, home legal dong. `RETENTION_CONTACTS_SOURCE` names the
+  folder or bucket of `contacts_<YYYY-MM-DD>.csv`; by default contacts are generated for the
+  week's customers (synthetic, numbers that reach no one). A blocked contacts file does not
+  stop the customers from publishing, and vice versa.
+
 **Re-running** a week replaces that week's rows in every table (one MERGE each): the same
 file gives the same tables; a corrected file replaces `core` and is kept beside the old one
 in `raw`.
@@ -42,7 +48,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
-from retention.assets import CORE_CUSTOMERS
+from retention.assets import CORE_CONTACTS, CORE_CUSTOMERS
 
 RETRY_DELAY = timedelta(seconds=int(os.environ.get("RETENTION_RETRY_DELAY_SECONDS", "300")))
 
@@ -66,23 +72,24 @@ def telco_ingest():
 
     @task
     def land_snapshot() -> dict:
-        from retention.ingest.customers import land_snapshot, landed_as_dict
+        from retention.ingest.customers import land_snapshot
         from retention.schedule import run_snapshot_date
         from retention.task_errors import fail_fast_on_bad_data
         from retention.warehouse import Warehouse
 
         with fail_fast_on_bad_data():
-            return landed_as_dict(land_snapshot(Warehouse.connect(), run_snapshot_date(get_current_context())))
+            return land_snapshot(Warehouse.connect(), run_snapshot_date(get_current_context())).as_dict()
 
     @task
     def validate_snapshot(landed: dict) -> dict:
-        from retention.ingest.customers import landed_from_dict, validate_snapshot
+        from retention.ingest.customers import validate_snapshot
+        from retention.ingest.landing import LandedFile
         from retention.task_errors import fail_fast_on_bad_data
         from retention.warehouse import Warehouse
 
         with fail_fast_on_bad_data():
             run_id = get_current_context()["run_id"]
-            return validate_snapshot(Warehouse.connect(), landed_from_dict(landed), run_id)
+            return validate_snapshot(Warehouse.connect(), LandedFile.from_dict(landed), run_id)
 
     @task(outlets=[CORE_CUSTOMERS])
     def publish_customers(landed: dict, validation: dict) -> dict:
@@ -91,12 +98,45 @@ def telco_ingest():
         from retention.ingest.customers import publish_customers
         from retention.warehouse import Warehouse
 
-        snapshot_date = dt.date.fromisoformat(landed["snapshot_date"])
-        return publish_customers(Warehouse.connect(), snapshot_date, landed["load_id"])
+        return publish_customers(Warehouse.connect(), dt.date.fromisoformat(landed["snapshot_date"]), landed["load_id"])
 
-    landed = land_snapshot()
-    prepare_warehouse() >> landed
-    publish_customers(landed, validate_snapshot(landed))
+    @task
+    def land_contacts(landed_snapshot: dict) -> dict:
+        import datetime as dt
+
+        from retention.ingest.contacts import land_contacts
+        from retention.task_errors import fail_fast_on_bad_data
+        from retention.warehouse import Warehouse
+
+        with fail_fast_on_bad_data():
+            week = dt.date.fromisoformat(landed_snapshot["snapshot_date"])
+            return land_contacts(Warehouse.connect(), week, landed_snapshot["load_id"]).as_dict()
+
+    @task
+    def validate_contacts(landed: dict) -> dict:
+        from retention.ingest.contacts import validate_contacts
+        from retention.ingest.landing import LandedFile
+        from retention.task_errors import fail_fast_on_bad_data
+        from retention.warehouse import Warehouse
+
+        with fail_fast_on_bad_data():
+            run_id = get_current_context()["run_id"]
+            return validate_contacts(Warehouse.connect(), LandedFile.from_dict(landed), run_id)
+
+    @task(outlets=[CORE_CONTACTS])
+    def publish_contacts(landed: dict, validation: dict) -> dict:
+        import datetime as dt
+
+        from retention.ingest.contacts import publish_contacts
+        from retention.warehouse import Warehouse
+
+        return publish_contacts(Warehouse.connect(), dt.date.fromisoformat(landed["snapshot_date"]), landed["load_id"])
+
+    snapshot = land_snapshot()
+    prepare_warehouse() >> snapshot
+    publish_customers(snapshot, validate_snapshot(snapshot))
+    contacts = land_contacts(snapshot)
+    publish_contacts(contacts, validate_contacts(contacts))
 
 
 telco_ingest()

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from retention.quality.gates import DataQualityError
-from retention.sources.telco_snapshots import SnapshotError, SnapshotMissing
+from retention.sources.csv_files import SourceFileError, SourceFileMissing
 
 
 @contextmanager
@@ -16,7 +16,7 @@ def fail_fast_on_bad_data() -> Iterator[None]:
 
     try:
         yield
-    except SnapshotMissing:
+    except SourceFileMissing:
         raise
-    except (SnapshotError, DataQualityError) as error:
+    except (SourceFileError, DataQualityError) as error:
         raise AirflowFailException(str(error)) from error

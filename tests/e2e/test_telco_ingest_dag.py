@@ -84,6 +84,7 @@ def test_a_file_that_fails_a_blocking_check_stops_the_run_without_retries(telco_
     assert str(instances["publish_customers"].state) == "upstream_failed"
     counts = warehouse.rows("SELECT snapshot_date AS w, COUNT(*) AS n FROM `{{ core }}.customers` GROUP BY w")
     assert counts == [{"w": WEEK - dt.timedelta(weeks=1), "n": 7043}]
-    decision = warehouse.rows("SELECT decision, rows_received FROM `{{ ops }}.validation_runs` WHERE snapshot_date = @w",
+    decision = warehouse.rows("SELECT decision, rows_received FROM `{{ ops }}.validation_runs` "
+        "WHERE snapshot_date = @w AND suite = 'telco_customers'",
                               {"w": WEEK})
     assert decision == [{"decision": "block", "rows_received": 705}]

@@ -19,7 +19,7 @@ import pytest
 from retention.config import BUNDLED_TELCO_SNAPSHOT, Settings
 from retention.ingest.customers import ensure_tables, land_snapshot, publish_customers, validate_snapshot
 from retention.quality.gates import DataQualityError
-from retention.sources.telco_snapshots import SnapshotError, SnapshotMissing
+from retention.sources.csv_files import SourceFileError, SourceFileMissing
 from retention.warehouse import Warehouse
 
 pytestmark = pytest.mark.emulator
@@ -67,7 +67,7 @@ class Case:
     name: str
     content: Callable[[], str | bytes | None]
     outcome: str
-    """publish, publish_with_warnings, block, or the exception type name raised when landing."""
+    """publish, publish_with_warnings, block, or the name of the exception landing raises."""
     message: str
     published: int | None = None
     quarantined: int = 0
@@ -88,7 +88,7 @@ CASES = [
          r"2 of 7043 rows quarantined", published=7041, quarantined=2),
     Case("too many bad rows", lambda: with_values("Age", dict.fromkeys(range(0, 7043, 50), "200")), "block",
          r"141 of 7043 rows \(2\.0%\) failed blocking row checks, above the allowed 1\.0%.*age"),
-    Case("empty file", lambda: b"", "SnapshotError", r"is empty"),
+    Case("empty file", lambda: b"", "SourceFileError", r"is empty"),
     Case("header only", lambda: to_csv(HEADER, []), "block", r"The file has customer rows.*observed 0"),
     Case("truncated last line", truncated_last_line, "publish_with_warnings", r"1 of 7043 rows quarantined",
          published=7042, quarantined=1),
@@ -100,9 +100,9 @@ CASES = [
          "publish_with_warnings", r"file_has_no_unknown_columns: Loyalty Tier", published=7043),
     Case("ten times smaller", lambda: to_csv(HEADER, ROWS[::10]), "block",
          r"Row count is within 0\.5x-2x of the last published snapshot \(7043 rows\).*observed 705"),
-    Case("not valid text", lambda: b"customerID,gender\n\xff\xfe\xfa\xfb,Male\n", "SnapshotError",
+    Case("not valid text", lambda: b"customerID,gender\n\xff\xfe\xfa\xfb,Male\n", "SourceFileError",
          r"neither UTF-8 nor CP949"),
-    Case("file does not exist", lambda: None, "SnapshotMissing", r"no snapshot file at .*drop the week's file there"),
+    Case("file does not exist", lambda: None, "SourceFileMissing", r"no file at .*drop the week's file there"),
 ]
 
 
@@ -130,8 +130,8 @@ def test_bad_snapshot(published_base_week, tmp_path, index):
         (tmp_path / f"telco_customers_{week}.csv").write_bytes(data)
     before = _core_weeks(warehouse)
 
-    if case.outcome in ("SnapshotError", "SnapshotMissing"):
-        expected = SnapshotMissing if case.outcome == "SnapshotMissing" else SnapshotError
+    if case.outcome in ("SourceFileError", "SourceFileMissing"):
+        expected = SourceFileMissing if case.outcome == "SourceFileMissing" else SourceFileError
         with pytest.raises(expected, match=case.message):
             land_snapshot(warehouse, week, source=str(tmp_path))
         assert _core_weeks(warehouse) == before

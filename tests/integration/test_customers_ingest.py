@@ -39,7 +39,7 @@ def test_snapshot_is_typed_and_cleaned_in_core(warehouse, snapshot_file, bundled
     ensure_tables(warehouse)
     path = snapshot_file(*bundled_sample)
     landed, published = _ingest(warehouse, path.parent)
-    assert landed.rows == published["customers"] == 47
+    assert landed.rows == published["rows"] == 47
     row = warehouse.rows(
         "SELECT * FROM `{{ core }}.customers` WHERE customer_id = '3668-QPYBK' AND snapshot_date = @w", {"w": WEEK}
     )[0]
@@ -69,7 +69,7 @@ def test_a_corrected_file_replaces_core_and_is_kept_beside_the_first_in_raw(ware
     header, rows = bundled_sample
     first, _ = _ingest(warehouse, snapshot_file(header, rows).parent)
     corrected, published = _ingest(warehouse, snapshot_file(header, rows[:-5]).parent)
-    assert published["customers"] == 42
+    assert published["rows"] == 42
     loads = warehouse.rows(
         "SELECT _load_id AS load, COUNT(*) AS n FROM `{{ raw }}.telco_customer_snapshots` GROUP BY _load_id"
     )

@@ -11,7 +11,7 @@ from retention.quality.suites import get_suite
 
 
 def _suite(*checks: Check, findings=()) -> Suite:
-    return Suite(name="toy", checks=lambda context: list(checks), findings=lambda context: list(findings))
+    return Suite(name="toy", checks=lambda context, frame: list(checks), findings=lambda context: list(findings))
 
 
 def _frame(ages: list[int]) -> pd.DataFrame:

@@ -7,8 +7,9 @@ import datetime as dt
 import pytest
 
 from retention.config import BUNDLED_TELCO_SNAPSHOT
-from retention.ingest.customers import _raw_rows
-from retention.sources.telco_snapshots import SnapshotError, locate_snapshot, read_snapshot, snake_case
+from retention.ingest.customers import snapshot_uri
+from retention.ingest.landing import raw_rows
+from retention.sources.csv_files import SourceFileError, read_csv_file, snake_case
 
 
 @pytest.mark.parametrize(
@@ -29,13 +30,13 @@ def test_header_names_become_snake_case_columns(header, column):
 
 
 def test_bundled_file_serves_every_week_and_folders_hold_one_file_per_week():
-    assert locate_snapshot("bundled", dt.date(2026, 11, 23)) == str(BUNDLED_TELCO_SNAPSHOT)
-    assert locate_snapshot("/landing", dt.date(2026, 11, 23)) == "/landing/telco_customers_2026-11-23.csv"
-    assert locate_snapshot("gs://bucket/weekly/", dt.date(2026, 11, 23)) == "gs://bucket/weekly/telco_customers_2026-11-23.csv"
+    assert snapshot_uri("bundled", dt.date(2026, 11, 23)) == str(BUNDLED_TELCO_SNAPSHOT)
+    assert snapshot_uri("/landing", dt.date(2026, 11, 23)) == "/landing/telco_customers_2026-11-23.csv"
+    assert snapshot_uri("gs://bucket/weekly/", dt.date(2026, 11, 23)) == "gs://bucket/weekly/telco_customers_2026-11-23.csv"
 
 
 def test_bundled_snapshot_is_read_as_text_with_every_row():
-    snapshot = read_snapshot(str(BUNDLED_TELCO_SNAPSHOT))
+    snapshot = read_csv_file(str(BUNDLED_TELCO_SNAPSHOT))
     assert len(snapshot.rows) == 7043
     assert len(snapshot.header) == 52
     total_charges = snapshot.header.index("TotalCharges")
@@ -44,29 +45,29 @@ def test_bundled_snapshot_is_read_as_text_with_every_row():
 
 
 def test_the_same_bytes_get_the_same_load_id(snapshot_file):
-    first = read_snapshot(str(snapshot_file(["customerID"], [["A"]])))
-    again = read_snapshot(first.source_uri)
+    first = read_csv_file(str(snapshot_file(["customerID"], [["A"]])))
+    again = read_csv_file(first.source_uri)
     assert first.load_id == again.load_id
-    changed = read_snapshot(str(snapshot_file(["customerID"], [["B"]])))
+    changed = read_csv_file(str(snapshot_file(["customerID"], [["B"]])))
     assert changed.load_id != first.load_id
 
 
 def test_missing_file_says_where_it_was_expected_and_what_to_do(tmp_path):
-    uri = locate_snapshot(str(tmp_path), dt.date(2026, 11, 23))
-    with pytest.raises(SnapshotError, match=r"no snapshot file at .*telco_customers_2026-11-23\.csv.*drop the week"):
-        read_snapshot(uri)
+    uri = snapshot_uri(str(tmp_path), dt.date(2026, 11, 23))
+    with pytest.raises(SourceFileError, match=r"no file at .*telco_customers_2026-11-23\.csv: drop the week"):
+        read_csv_file(uri)
 
 
 def test_empty_file_is_refused_with_its_name(tmp_path):
     empty = tmp_path / "telco_customers_2026-11-23.csv"
     empty.write_bytes(b"")
-    with pytest.raises(SnapshotError, match="is empty"):
-        read_snapshot(str(empty))
+    with pytest.raises(SourceFileError, match="is empty"):
+        read_csv_file(str(empty))
 
 
 def test_raw_rows_keep_line_numbers_and_unknown_columns(snapshot_file):
-    snapshot = read_snapshot(str(snapshot_file(["customerID", "tenure", "Loyalty Tier"], [["A", "1", "gold"], ["B", "", ""]])))
-    rows, unexpected = _raw_rows(snapshot, ["customer_id", "tenure", "gender"], dt.date(2026, 11, 23), dt.datetime.now(dt.UTC))
+    snapshot = read_csv_file(str(snapshot_file(["customerID", "tenure", "Loyalty Tier"], [["A", "1", "gold"], ["B", "", ""]])))
+    rows, unexpected = raw_rows(snapshot, ["customer_id", "tenure", "gender"], dt.date(2026, 11, 23), dt.datetime.now(dt.UTC))
     assert unexpected == ["Loyalty Tier"]
     assert [row["_source_row"] for row in rows] == [2, 3]
     assert rows[0]["customer_id"] == "A" and rows[0]["tenure"] == "1"

@@ -13,6 +13,7 @@ publishing when it is blocking. Warnings are recorded and logged, nothing more. 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import math
@@ -41,6 +42,7 @@ class Thresholds:
     volume_max_ratio: float = 2.0
     churn_rate_min: float = 0.05
     churn_rate_max: float = 0.60
+    weekly_attrition_max: float = 0.20
 
     @classmethod
     def from_env(cls) -> Thresholds:
@@ -53,15 +55,20 @@ class Thresholds:
             volume_max_ratio=number("VOLUME_MAX_RATIO", cls.volume_max_ratio),
             churn_rate_min=number("CHURN_RATE_MIN", cls.churn_rate_min),
             churn_rate_max=number("CHURN_RATE_MAX", cls.churn_rate_max),
+            weekly_attrition_max=number("WEEKLY_ATTRITION_MAX", cls.weekly_attrition_max),
         )
 
 
 @dataclass(frozen=True)
 class SuiteContext:
-    """What a suite may need beyond the rows: the last good load and the file's own findings."""
+    """What a suite may need beyond the rows: the week, the last good load, the file's own findings."""
 
     thresholds: Thresholds
+    snapshot_date: dt.date | None = None
     previous_row_count: int | None = None
+    """Rows of the last published week before this one (None: nothing published before)."""
+    previous_gone_share: float | None = None
+    """Share of the last published week's keys that this file no longer has."""
     missing_columns: tuple[str, ...] = ()
     unexpected_columns: tuple[str, ...] = ()
     encoding: str = "utf-8"
@@ -77,19 +84,21 @@ class Check:
 
 @dataclass(frozen=True)
 class Finding:
-    """A check the reader made before any row was typed (encoding, unknown columns)."""
+    """A check made outside Great Expectations: by the reader (encoding, unknown columns) or
+    against earlier weeks in the warehouse. A blocking finding blocks like a file check."""
 
     name: str
     description: str
     success: bool
     observed: str
+    blocking: bool = False
 
 
 @dataclass(frozen=True)
 class Suite:
     name: str
-    checks: Callable[[SuiteContext], list[Check]]
-    """Builds the checks for one file (bounds may depend on the previous snapshot)."""
+    checks: Callable[[SuiteContext, pd.DataFrame], list[Check]]
+    """Builds the checks for one file (bounds may depend on the previous week or on the rows)."""
     findings: Callable[[SuiteContext], list[Finding]] = lambda context: []
     prepare: Callable[[pd.DataFrame, SuiteContext], pd.DataFrame] = lambda frame, context: frame
     """Shapes the typed rows before checking (for example, drops columns the file lacked)."""
@@ -130,9 +139,9 @@ class Report:
 
 def validate(frame: pd.DataFrame, suite: Suite, context: SuiteContext, *, source: str) -> Report:
     prepared = suite.prepare(frame, context)
-    checks = suite.checks(context)
+    checks = suite.checks(context, prepared)
     outcomes = [
-        Outcome(f.name, f.description, blocking=False, row_level=False, success=f.success, observed_value=f.observed)
+        Outcome(f.name, f.description, blocking=f.blocking, row_level=False, success=f.success, observed_value=f.observed)
         for f in suite.findings(context)
     ]
     outcomes += _run_expectations(prepared, checks)
@@ -241,11 +250,12 @@ def _decide(
     hints = "".join(f" Also: {o.description.lower()}: {o.observed_value}." for o in warnings[:3])
     share = len(quarantine) / rows if rows else 0.0
     if blocking_file:
-        first = blocking_file[0]
-        detail = "; ".join(f"{o.check_name}: observed {o.observed_value}" for o in blocking_file[:3])
+        detail = "; ".join(
+            f"{o.description} ({o.check_name}: observed {o.observed_value})" for o in blocking_file[:4]
+        )
         return "block", (
-            f"{source} was not published: {len(blocking_file)} blocking check(s) failed on the whole file. "
-            f"{first.description}: {detail}.{hints} Fix the file and re-run; core keeps the last good snapshot."
+            f"{source} was not published: {len(blocking_file)} blocking check(s) failed on the whole file: "
+            f"{detail}.{hints} Fix the file and re-run; core keeps the last good snapshot."
         )
     if share > thresholds.max_quarantined_share:
         failed = [o for o in outcomes if o.row_level and o.blocking and not o.success]

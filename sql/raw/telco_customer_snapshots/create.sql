@@ -55,6 +55,8 @@ CREATE TABLE IF NOT EXISTS `{{ raw }}.telco_customer_snapshots` (
   customer_status STRING,
   churn_score_1 STRING,
   churn_category STRING,
+  snapshot_date STRING,
+  synthetic STRING,
   _snapshot_date DATE NOT NULL OPTIONS(description = 'Week the file is the snapshot of (the DAG run''s logical week).'),
   _load_id STRING NOT NULL OPTIONS(description = 'First 16 hex digits of the SHA-256 of the file''s bytes.'),
   _source_uri STRING NOT NULL OPTIONS(description = 'Path or gs:// URI the file was read from.'),

@@ -7,7 +7,7 @@
 CREATE OR REPLACE VIEW `{{ raw }}.telco_customers_typed` AS
 WITH typed AS (
   SELECT
-    _snapshot_date AS snapshot_date,
+    landed._snapshot_date AS snapshot_date,
     NULLIF(TRIM(customer_id), '') AS customer_id,
     NULLIF(TRIM(gender), '') AS gender,
     CASE TRIM(senior_citizen) WHEN '1' THEN TRUE WHEN '0' THEN FALSE END AS senior_citizen,
@@ -54,6 +54,8 @@ WITH typed AS (
     IF(REGEXP_CONTAINS(TRIM(churn_score), r'^[+-]?[0-9]+$'), SAFE_CAST(TRIM(churn_score) AS INT64), NULL) AS ibm_churn_score,
     IF(REGEXP_CONTAINS(TRIM(churn_score_1), r'^[+-]?[0-9]+$'), SAFE_CAST(TRIM(churn_score_1) AS INT64), NULL) AS ibm_churn_score_v2,
     IF(REGEXP_CONTAINS(TRIM(cltv), r'^[+-]?[0-9]+$'), SAFE_CAST(TRIM(cltv) AS INT64), NULL) AS ibm_cltv,
+    SAFE_CAST(NULLIF(TRIM(landed.snapshot_date), '') AS DATE) AS file_snapshot_date,
+    COALESCE(CASE LOWER(TRIM(synthetic)) WHEN 'true' THEN TRUE WHEN 'false' THEN FALSE END, FALSE) AS is_synthetic,
     _load_id AS load_id,
     _source_uri AS source_uri,
     _source_row AS source_row,
@@ -85,8 +87,9 @@ WITH typed AS (
     total_revenue AS raw_total_revenue,
     churn_score AS raw_churn_score,
     churn_score_1 AS raw_churn_score_1,
-    cltv AS raw_cltv
-  FROM `{{ raw }}.telco_customer_snapshots`
+    cltv AS raw_cltv,
+    landed.snapshot_date AS raw_snapshot_date
+  FROM `{{ raw }}.telco_customer_snapshots` AS landed
 )
 SELECT
   snapshot_date,
@@ -136,6 +139,8 @@ SELECT
   ibm_churn_score,
   ibm_churn_score_v2,
   ibm_cltv,
+  file_snapshot_date,
+  is_synthetic,
   load_id,
   source_uri,
   source_row,
@@ -169,7 +174,8 @@ SELECT
       IF(NULLIF(TRIM(raw_total_revenue), '') IS NOT NULL AND total_revenue IS NULL, CONCAT('total_revenue="', raw_total_revenue, '" is not a number; '), ''),
       IF(NULLIF(TRIM(raw_churn_score), '') IS NOT NULL AND ibm_churn_score IS NULL, CONCAT('churn_score="', raw_churn_score, '" is not a whole number; '), ''),
       IF(NULLIF(TRIM(raw_churn_score_1), '') IS NOT NULL AND ibm_churn_score_v2 IS NULL, CONCAT('churn_score_1="', raw_churn_score_1, '" is not a whole number; '), ''),
-      IF(NULLIF(TRIM(raw_cltv), '') IS NOT NULL AND ibm_cltv IS NULL, CONCAT('cltv="', raw_cltv, '" is not a whole number; '), '')
+      IF(NULLIF(TRIM(raw_cltv), '') IS NOT NULL AND ibm_cltv IS NULL, CONCAT('cltv="', raw_cltv, '" is not a whole number; '), ''),
+      IF(NULLIF(TRIM(raw_snapshot_date), '') IS NOT NULL AND file_snapshot_date IS NULL, CONCAT('snapshot_date="', raw_snapshot_date, '" is not a date; '), '')
     ),
     ''
   ) AS parse_errors

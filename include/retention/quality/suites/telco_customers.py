@@ -52,7 +52,17 @@ def prepare(frame, context: SuiteContext):
 
 
 def findings(context: SuiteContext) -> list[Finding]:
-    return [
+    t = context.thresholds
+    attrition = []
+    if context.previous_gone_share is not None:
+        attrition.append(Finding(
+            "weekly_attrition_within_band",
+            f"At most {t.weekly_attrition_max:.0%} of last week's customers are gone from this week's file",
+            context.previous_gone_share <= t.weekly_attrition_max,
+            f"{context.previous_gone_share:.2%} of {context.previous_row_count} gone",
+            blocking=True,
+        ))
+    return attrition + [
         Finding(
             "file_is_plain_utf8", "The file is UTF-8 without a byte order mark (others are decoded, but say so)",
             context.encoding == "utf-8", context.encoding,
@@ -64,7 +74,7 @@ def findings(context: SuiteContext) -> list[Finding]:
     ]
 
 
-def checks(context: SuiteContext) -> list[Check]:
+def checks(context: SuiteContext, frame) -> list[Check]:
     t = context.thresholds
     result = [
         Check(gxe.ExpectTableColumnsToMatchSet(column_set=REQUIRED, exact_match=False), True,
@@ -87,9 +97,6 @@ def checks(context: SuiteContext) -> list[Check]:
             ),
             True, "Total charges are at least one monthly charge once tenure starts",
         ),
-        Check(gxe.ExpectColumnMeanToBeBetween(column="churn_flag", min_value=t.churn_rate_min,
-                                              max_value=t.churn_rate_max), True,
-              f"Churn rate is between {t.churn_rate_min:.0%} and {t.churn_rate_max:.0%}"),
         Check(gxe.ExpectColumnValuesToBeBetween(column="latitude", min_value=-90, max_value=90), False,
               "Latitude is a latitude"),
     ]
@@ -106,6 +113,17 @@ def checks(context: SuiteContext) -> list[Check]:
               f"{column} is one of {', '.join(values)}")
         for column, values in DOMAINS.items()
     ]
+    if "churn_flag" in frame.columns and frame["churn_flag"].sum() > 0:
+        # Only files that carry churn labels (the IBM export); weekly files list active customers.
+        result.append(Check(
+            gxe.ExpectColumnMeanToBeBetween(column="churn_flag", min_value=t.churn_rate_min, max_value=t.churn_rate_max),
+            True, f"Churn rate is between {t.churn_rate_min:.0%} and {t.churn_rate_max:.0%}",
+        ))
+    if "file_snapshot_date" in frame.columns and frame["file_snapshot_date"].notna().any() and context.snapshot_date:
+        result.append(Check(
+            gxe.ExpectColumnValuesToBeInSet(column="file_snapshot_date", value_set=[context.snapshot_date]), True,
+            f"The file's snapshot_date column says {context.snapshot_date}, the week it is loaded for",
+        ))
     if context.previous_row_count:
         low = math.floor(context.previous_row_count * t.volume_min_ratio)
         high = math.ceil(context.previous_row_count * t.volume_max_ratio)

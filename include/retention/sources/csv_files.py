@@ -1,8 +1,9 @@
-"""Where a week's customer snapshot file comes from, and how it is read exactly as received.
+"""Where a week's source file comes from, and how it is read exactly as received.
 
-A snapshot is a CSV file with the IBM Telco Customer Churn header (see README, "Snapshot
-contract"). Values are kept as the text that arrived; typing happens in the warehouse, so
-the raw layer can always show what the file said.
+Weekly sources are CSV files named `<name>_<YYYY-MM-DD>.csv` (the Monday of the week) in a
+landing folder or a `gs://` prefix (see README, "Input contracts"). Values are kept as the
+text that arrived; typing happens in the warehouse, so the raw layer can always show what
+the file said.
 """
 
 from __future__ import annotations
@@ -15,22 +16,19 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from retention.config import BUNDLED_TELCO_SNAPSHOT
-
-FILE_PATTERN = "telco_customers_{date}.csv"
 
 
-class SnapshotError(RuntimeError):
-    """A snapshot file cannot be used as it is; the message says which and what to do.
+class SourceFileError(RuntimeError):
+    """A source file cannot be used as it is; the message says which and what to do.
     Retrying will not help: the file has to be fixed."""
 
 
-class SnapshotMissing(SnapshotError):
+class SourceFileMissing(SourceFileError):
     """The week's file is not there (yet): retrying later may find it."""
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class CsvFile:
     source_uri: str
     header: list[str]
     """Column names as they appear in the file."""
@@ -54,32 +52,34 @@ def snake_case(name: str) -> str:
     return name or "unnamed"
 
 
-def locate_snapshot(source: str, snapshot_date: dt.date) -> str:
-    """The file for one week: the bundled IBM file, or `telco_customers_<date>.csv` in a folder or bucket."""
-    if source == "bundled":
-        return str(BUNDLED_TELCO_SNAPSHOT)
-    name = FILE_PATTERN.format(date=snapshot_date.isoformat())
-    if source.startswith("gs://"):
-        return f"{source.rstrip('/')}/{name}"
-    return str(Path(source) / name)
+def weekly_file(location: str, name: str, snapshot_date: dt.date) -> str:
+    """`<location>/<name>_<YYYY-MM-DD>.csv`, for a landing folder or a `gs://` prefix."""
+    file_name = f"{name}_{snapshot_date.isoformat()}.csv"
+    if location.startswith("gs://"):
+        return f"{location.rstrip('/')}/{file_name}"
+    return str(Path(location) / file_name)
 
 
-def read_snapshot(uri: str) -> Snapshot:
+def read_csv_file(uri: str) -> CsvFile:
     data = _read_bytes(uri)
     text, encoding = decode(data, uri)
+    return read_csv_text(text, uri, hashlib.sha256(data).hexdigest(), encoding)
+
+
+def read_csv_text(text: str, uri: str, sha256: str, encoding: str = "utf-8") -> CsvFile:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
     except StopIteration:
-        raise SnapshotError(f"{uri} is empty: expected a CSV header line and customer rows") from None
+        raise SourceFileError(f"{uri} is empty: expected a CSV header line and data rows") from None
     except csv.Error as error:
-        raise SnapshotError(f"{uri}: the header line is not valid CSV ({error})") from None
+        raise SourceFileError(f"{uri}: the header line is not valid CSV ({error})") from None
     rows = []
     try:
         rows.extend(row for row in reader if row)
     except csv.Error as error:
-        raise SnapshotError(f"{uri}: not valid CSV after line {reader.line_num} ({error})") from None
-    return Snapshot(source_uri=uri, header=header, rows=rows, sha256=hashlib.sha256(data).hexdigest(), encoding=encoding)
+        raise SourceFileError(f"{uri}: not valid CSV after line {reader.line_num} ({error})") from None
+    return CsvFile(source_uri=uri, header=header, rows=rows, sha256=sha256, encoding=encoding)
 
 
 def decode(data: bytes, uri: str) -> tuple[str, str]:
@@ -92,7 +92,7 @@ def decode(data: bytes, uri: str) -> tuple[str, str]:
         try:
             return data.decode("cp949"), "cp949"
         except UnicodeDecodeError:
-            raise SnapshotError(
+            raise SourceFileError(
                 f"{uri} is neither UTF-8 nor CP949/EUC-KR text (first bad byte at offset {utf8_error.start}): "
                 "re-export the file as UTF-8 CSV"
             ) from None
@@ -107,12 +107,12 @@ def _read_bytes(uri: str) -> bytes:
 
         path = ObjectStoragePath(uri, conn_id=Settings.from_env().gcp_conn_id)
         if not path.exists():
-            raise SnapshotMissing(f"no snapshot at {uri}: upload the week's file there or fix RETENTION_TELCO_SNAPSHOT_SOURCE")
+            raise SourceFileMissing(f"no file at {uri}: upload the week's file there, or fix the source setting")
         return path.read_bytes()
     path = Path(uri)
     if not path.is_file():
-        raise SnapshotMissing(
-            f"no snapshot file at {path}: drop the week's file there (named like "
-            f"{FILE_PATTERN.format(date='YYYY-MM-DD')}) or set RETENTION_TELCO_SNAPSHOT_SOURCE"
+        raise SourceFileMissing(
+            f"no file at {path}: drop the week's file there (named <source>_YYYY-MM-DD.csv, "
+            "see README, Input contracts), or fix the source setting"
         )
     return path.read_bytes()

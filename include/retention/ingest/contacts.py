@@ -1,0 +1,70 @@
+"""Weekly contacts: land the file in `raw.contacts`, validate it with the `contacts` suite,
+publish it to `core.contacts`.
+
+`RETENTION_CONTACTS_SOURCE` names a landing folder or `gs://` prefix holding
+`contacts_<YYYY-MM-DD>.csv`, or `synthetic` (the default): contacts generated for the
+customers of the week's snapshot, with numbers that reach no one (see README)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+
+from retention.ingest.landing import LandedFile, Source, land_csv, land_file, publish_validated, validate_landed
+from retention.sources.csv_files import read_csv_text, weekly_file
+from retention.warehouse import Warehouse
+
+CONTACTS = Source(
+    suite="contacts",
+    raw_table="contacts",
+    typed_view="contacts_typed",
+    core_table="contacts",
+    publish_sql="core/contacts/publish.sql",
+)
+TABLE_DDL = ("raw/contacts/create.sql", "raw/contacts_typed/create.sql", "core/contacts/create.sql")
+SYNTHETIC_SEED = 42
+
+
+def contacts_source() -> str:
+    return os.environ.get("RETENTION_CONTACTS_SOURCE", "synthetic")
+
+
+def land_contacts(
+    warehouse: Warehouse, snapshot_date: dt.date, customers_load_id: str, source: str | None = None
+) -> LandedFile:
+    location = source or contacts_source()
+    if location != "synthetic":
+        return land_file(warehouse, CONTACTS, weekly_file(location, "contacts", snapshot_date), snapshot_date)
+    from retention.synthetic.contacts import contacts_file
+
+    customer_ids = [
+        row["customer_id"]
+        for row in warehouse.rows(
+            "SELECT DISTINCT customer_id FROM `{{ raw }}.telco_customers_typed` "
+            "WHERE snapshot_date = @snapshot_date AND load_id = @load_id AND customer_id IS NOT NULL "
+            "ORDER BY customer_id",
+            {"snapshot_date": snapshot_date, "load_id": customers_load_id},
+        )
+    ]
+    text = contacts_file(customer_ids, SYNTHETIC_SEED, snapshot_date)
+    uri = f"synthetic://contacts/seed-{SYNTHETIC_SEED}/{snapshot_date}"
+    return land_csv(warehouse, CONTACTS, read_csv_text(text, uri, hashlib.sha256(text.encode()).hexdigest()),
+                    snapshot_date)
+
+
+def validate_contacts(warehouse: Warehouse, landed: LandedFile, dag_run_id: str | None = None) -> dict:
+    snapshot_date = dt.date.fromisoformat(landed.snapshot_date)
+    previous = warehouse.rows(
+        "SELECT COUNT(*) AS n FROM `{{ core }}.contacts` WHERE snapshot_date = "
+        "(SELECT MAX(snapshot_date) FROM `{{ core }}.contacts` WHERE snapshot_date < @snapshot_date)",
+        {"snapshot_date": snapshot_date},
+    )[0]["n"]
+    return validate_landed(warehouse, CONTACTS, landed, dag_run_id, previous_row_count=int(previous) or None)
+
+
+def publish_contacts(warehouse: Warehouse, snapshot_date: dt.date, load_id: str) -> dict:
+    return publish_validated(warehouse, CONTACTS, snapshot_date, load_id)
+
+
+
