@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup demo test airflow-ui lock clean
+.PHONY: setup demo test airflow-ui backfill lock clean
 
 setup: $(INSTALLED)
 
@@ -18,8 +18,8 @@ $(INSTALLED): requirements.lock pyproject.toml
 	touch $@
 
 # The whole weekly cycle, end to end, on the local BigQuery emulator and the bundled data.
-# WEEKS=4 or LAST_WEEK=2026-11-23 change which weeks run.
-WEEKS ?= 1
+# Four consecutive weeks by default, in order; WEEKS=8 or LAST_WEEK=2026-11-23 change which.
+WEEKS ?= 4
 LAST_WEEK ?=
 demo: setup
 	$(BIN)/python -m retention.local demo --weeks $(WEEKS) $(if $(LAST_WEEK),--last-week $(LAST_WEEK))
@@ -31,6 +31,12 @@ test: setup
 # Airflow (API server with the UI, scheduler, DAG processor, triggerer) on the same DAGs and emulator.
 airflow-ui: setup
 	$(BIN)/python -m retention.local airflow-ui
+
+# With `make airflow-ui` running: backfill a range of weeks through its scheduler.
+# make backfill FROM=2026-11-02 TO=2026-11-23 [DAG=telco_ingest]
+DAG ?= telco_ingest
+backfill: setup
+	$(BIN)/python -m retention.local backfill --dag-id $(DAG) --from-date $(FROM) --to-date $(TO)
 
 # Re-resolve requirements.txt in a clean environment and write the full pinned set.
 lock:

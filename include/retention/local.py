@@ -2,11 +2,14 @@
 
     python -m retention.local demo [--weeks N] [--last-week YYYY-MM-DD]
     python -m retention.local airflow-ui
+    python -m retention.local backfill --from-date YYYY-MM-DD --to-date YYYY-MM-DD
 
-Both use a persistent local BigQuery under `.local/bigquery/` on port
-`RETENTION_EMULATOR_PORT` (default 9050), and an Airflow home under `.local/airflow/`
-(SQLite). If an emulator already answers on that port (the UI command left running), the
-demo uses it instead of starting a second one on the same files.
+All use a persistent local BigQuery under `.local/bigquery/` on port
+`RETENTION_EMULATOR_PORT` (default 9050), an Airflow home under `.local/airflow/` (SQLite),
+and the synthetic weekly history as input (`RETENTION_TELCO_SNAPSHOT_SOURCE=synthetic`,
+contacts generated for each week's customers) unless those variables say otherwise. If an
+emulator already answers on that port (the UI command left running), the demo uses it
+instead of starting a second one on the same files. `RETENTION_LOCAL_DIR` moves `.local/`.
 """
 
 from __future__ import annotations
@@ -30,6 +33,18 @@ log = logging.getLogger("retention.local")
 
 # The DAGs of the weekly cycle, in the order one week flows through them.
 WEEKLY_CYCLE = ("telco_ingest",)
+
+
+def local_state_dir() -> Path:
+    return Path(os.environ.get("RETENTION_LOCAL_DIR", LOCAL_STATE_DIR))
+
+
+def input_environment() -> dict[str, str]:
+    """The weekly inputs of local runs: the synthetic history, unless configured otherwise."""
+    return {
+        "RETENTION_TELCO_SNAPSHOT_SOURCE": os.environ.get("RETENTION_TELCO_SNAPSHOT_SOURCE", "synthetic"),
+        "RETENTION_CONTACTS_SOURCE": os.environ.get("RETENTION_CONTACTS_SOURCE", "synthetic"),
+    }
 
 
 def airflow_environment(airflow_home: Path) -> dict[str, str]:
@@ -61,7 +76,7 @@ def emulator_answers(port: int, project: str = LOCAL_PROJECT) -> bool:
 def local_bigquery() -> Iterator[dict[str, str]]:
     """The persistent local BigQuery, reused if already running; yields its environment."""
     port = int(os.environ.get("RETENTION_EMULATOR_PORT", "9050"))
-    emulator = LocalBigQuery(LOCAL_STATE_DIR / "bigquery" / "data", port=port)
+    emulator = LocalBigQuery(local_state_dir() / "bigquery" / "data", port=port)
     if emulator_answers(port):
         print(f"Using the local BigQuery already running on {emulator.host}")
         yield emulator.environment()
@@ -86,11 +101,15 @@ def monday_on_or_before(day: dt.date) -> dt.date:
 def demo(weeks: int, last_week: dt.date) -> int:
     """Run every week through the weekly cycle, in order, then print what the warehouse holds."""
     dates = [last_week - dt.timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
-    airflow_home = LOCAL_STATE_DIR / "airflow"
-    logs = LOCAL_STATE_DIR / "logs"
+    airflow_home = local_state_dir() / "airflow"
+    logs = local_state_dir() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    print(f"Running {weeks} week(s), {dates[0]} to {dates[-1]}, through {', '.join(WEEKLY_CYCLE)}")
     with local_bigquery() as bq_env:
-        env = {**os.environ, **airflow_environment(airflow_home), **bq_env, "RETENTION_RETRY_DELAY_SECONDS": "2"}
+        env = {
+            **os.environ, **airflow_environment(airflow_home), **bq_env, **input_environment(),
+            "RETENTION_RETRY_DELAY_SECONDS": "2",
+        }
         if _run_airflow(["db", "migrate"], env, logs / "airflow-db-migrate.log") != 0:
             print(f"Airflow could not prepare its database; see {logs / 'airflow-db-migrate.log'}")
             return 1
@@ -151,9 +170,9 @@ def _tables_with_dates(warehouse) -> list[tuple[str, str | None]]:
 
 def airflow_ui() -> int:
     """Start the local BigQuery and `airflow standalone` on the project's DAGs until Ctrl-C."""
-    airflow_home = LOCAL_STATE_DIR / "airflow"
+    airflow_home = local_state_dir() / "airflow"
     with local_bigquery() as bq_env:
-        env = {**os.environ, **airflow_environment(airflow_home), **bq_env}
+        env = {**os.environ, **airflow_environment(airflow_home), **bq_env, **input_environment()}
         print(
             "Starting Airflow on http://127.0.0.1:8080 (user admin). The password is printed below and kept in "
             f"{airflow_home / 'simple_auth_manager_passwords.json.generated'}. Ctrl-C stops Airflow and the emulator."
@@ -166,11 +185,21 @@ def airflow_ui() -> int:
             return process.wait(timeout=60)
 
 
+def backfill(dag_id: str, from_date: dt.date, to_date: dt.date) -> int:
+    """Ask the scheduler of the running `airflow-ui` to backfill a date range."""
+    env = {**os.environ, **airflow_environment(local_state_dir() / "airflow")}
+    command = [
+        str(Path(sys.executable).parent / "airflow"), "backfill", "create", "--dag-id", dag_id,
+        "--from-date", from_date.isoformat(), "--to-date", to_date.isoformat(), "--reprocess-behavior", "completed",
+    ]
+    return subprocess.call(command, env=env)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m retention.local", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     demo_parser = commands.add_parser("demo", help="run the weekly cycle end to end on the local emulator")
-    demo_parser.add_argument("--weeks", type=int, default=1, help="how many consecutive weeks to run (default 1)")
+    demo_parser.add_argument("--weeks", type=int, default=4, help="how many consecutive weeks to run (default 4)")
     demo_parser.add_argument(
         "--last-week",
         type=dt.date.fromisoformat,
@@ -178,10 +207,16 @@ def main(argv: list[str] | None = None) -> int:
         help="Monday of the last week to run (default: this week's Monday)",
     )
     commands.add_parser("airflow-ui", help="start Airflow (UI on port 8080) on the local emulator")
+    backfill_parser = commands.add_parser("backfill", help="backfill a date range through the running scheduler")
+    backfill_parser.add_argument("--dag-id", default="telco_ingest")
+    backfill_parser.add_argument("--from-date", type=dt.date.fromisoformat, required=True)
+    backfill_parser.add_argument("--to-date", type=dt.date.fromisoformat, required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.command == "demo":
         return demo(args.weeks, monday_on_or_before(args.last_week))
+    if args.command == "backfill":
+        return backfill(args.dag_id, args.from_date, args.to_date)
     return airflow_ui()
 
 

@@ -23,7 +23,6 @@ CONTACTS = Source(
     publish_sql="core/contacts/publish.sql",
 )
 TABLE_DDL = ("raw/contacts/create.sql", "raw/contacts_typed/create.sql", "core/contacts/create.sql")
-SYNTHETIC_SEED = 42
 
 
 def contacts_source() -> str:
@@ -37,6 +36,7 @@ def land_contacts(
     if location != "synthetic":
         return land_file(warehouse, CONTACTS, weekly_file(location, "contacts", snapshot_date), snapshot_date)
     from retention.synthetic.contacts import contacts_file
+    from retention.synthetic.history import SEED
 
     customer_ids = [
         row["customer_id"]
@@ -47,8 +47,8 @@ def land_contacts(
             {"snapshot_date": snapshot_date, "load_id": customers_load_id},
         )
     ]
-    text = contacts_file(customer_ids, SYNTHETIC_SEED, snapshot_date)
-    uri = f"synthetic://contacts/seed-{SYNTHETIC_SEED}/{snapshot_date}"
+    text = contacts_file(customer_ids, SEED, snapshot_date)
+    uri = f"synthetic://contacts/seed-{SEED}/{snapshot_date}"
     return land_csv(warehouse, CONTACTS, read_csv_text(text, uri, hashlib.sha256(text.encode()).hexdigest()),
                     snapshot_date)
 

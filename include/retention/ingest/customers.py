@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from retention.config import BUNDLED_TELCO_SNAPSHOT
-from retention.ingest.landing import LandedFile, Source, land_file, publish_validated, validate_landed
+from retention.ingest.landing import LandedFile, Source, land_csv, land_file, publish_validated, validate_landed
 from retention.quality import records
-from retention.sources.csv_files import weekly_file
+from retention.sources.csv_files import read_csv_text, weekly_file
 from retention.warehouse import Warehouse
 
 CUSTOMERS = Source(
@@ -42,8 +43,17 @@ def snapshot_uri(location: str, snapshot_date: dt.date) -> str:
 
 
 def land_snapshot(warehouse: Warehouse, snapshot_date: dt.date, source: str | None = None) -> LandedFile:
-    uri = snapshot_uri(source or warehouse.settings.telco_snapshot_source, snapshot_date)
-    return land_file(warehouse, CUSTOMERS, uri, snapshot_date)
+    """`source`: `bundled`, `synthetic` (the generated weekly history, seed 42), a landing
+    folder or a `gs://` prefix (default: RETENTION_TELCO_SNAPSHOT_SOURCE)."""
+    location = source or warehouse.settings.telco_snapshot_source
+    if location == "synthetic":
+        from retention.synthetic.history import SEED, synthetic_snapshot
+
+        text = synthetic_snapshot(snapshot_date)
+        uri = f"synthetic://telco_customers/seed-{SEED}/{snapshot_date}"
+        csv_file = read_csv_text(text, uri, hashlib.sha256(text.encode()).hexdigest())
+        return land_csv(warehouse, CUSTOMERS, csv_file, snapshot_date)
+    return land_file(warehouse, CUSTOMERS, snapshot_uri(location, snapshot_date), snapshot_date)
 
 
 def validate_snapshot(warehouse: Warehouse, landed: LandedFile, dag_run_id: str | None = None) -> dict:

@@ -28,6 +28,8 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+SEED = 42
+"""The seed of the history the demo, the Airflow UI command and the `synthetic` source use."""
 HISTORY_START = dt.date(2026, 1, 5)
 """The first generated week (the DAGs' start date). Earlier weeks cannot be generated."""
 
@@ -91,18 +93,27 @@ def _change_contract(row: dict[str, str]) -> None:
     row["Contract"] = {"Month-to-month": "One year", "One year": "Two year", "Two year": "One year"}[row["Contract"]]
 
 
+def _billable(row: dict[str, str], charge: float) -> bool:
+    """The contract says charges to date cover at least one monthly charge once tenure starts:
+    a change that would break that (a raise in the first month) does not happen."""
+    return int(row["tenure"]) == 0 or charge <= _number(row["TotalCharges"])
+
+
 def _change_service(row: dict[str, str], rng: random.Random) -> None:
     if row["InternetService"] == "No":
         return
     column = rng.choice(["StreamingTV", "StreamingMovies"])
     adding = row[column] == "No"
-    row[column] = "Yes" if adding else "No"
-    row["MonthlyCharges"] = _money(max(18.25, _number(row["MonthlyCharges"]) + (10.0 if adding else -10.0)))
+    charge = max(18.25, _number(row["MonthlyCharges"]) + (10.0 if adding else -10.0))
+    if _billable(row, charge):
+        row[column] = "Yes" if adding else "No"
+        row["MonthlyCharges"] = _money(charge)
 
 
 def _change_charge(row: dict[str, str], rng: random.Random) -> None:
-    charge = _number(row["MonthlyCharges"]) * rng.uniform(0.9, 1.1)
-    row["MonthlyCharges"] = _money(max(18.25, round(charge * 20) / 20))
+    charge = max(18.25, round(_number(row["MonthlyCharges"]) * rng.uniform(0.9, 1.1) * 20) / 20)
+    if _billable(row, charge):
+        row["MonthlyCharges"] = _money(charge)
 
 
 def _new_customer(template: Customer, customer_id: str) -> Customer:
@@ -172,3 +183,12 @@ def weekly_snapshots(
         if week >= wanted[-1]:
             return files
     return files
+
+
+def synthetic_snapshot(week: dt.date, seed: int = SEED) -> str:
+    """The generated snapshot of one week, from the bundled IBM file."""
+    from retention.config import BUNDLED_TELCO_SNAPSHOT
+
+    with BUNDLED_TELCO_SNAPSHOT.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    return weekly_snapshots(rows[0], rows[1:], [week], seed)[week]

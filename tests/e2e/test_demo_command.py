@@ -1,0 +1,48 @@
+"""The README's main command, as a user runs it: several weeks through every DAG, then again."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = [pytest.mark.airflow]
+
+
+def _demo(tmp_path, port: int) -> str:
+    env = {
+        **os.environ,
+        "RETENTION_LOCAL_DIR": str(tmp_path / "local"),
+        "RETENTION_EMULATOR_PORT": str(port),
+        "RETENTION_DATASET_PREFIX": "",
+    }
+    for name in ("BIGQUERY_EMULATOR_HOST", "AIRFLOW_HOME", "RETENTION_TELCO_SNAPSHOT_SOURCE"):
+        env.pop(name, None)
+    result = subprocess.run(
+        [sys.executable, "-m", "retention.local", "demo", "--weeks", "2", "--last-week", "2026-11-23"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def test_two_weeks_run_in_order_and_a_rerun_changes_nothing(tmp_path):
+    from retention.emulator import free_port
+
+    port = free_port()
+    first = _demo(tmp_path, port)
+    assert first.index("telco_ingest       2026-11-16  ... ok") < first.index("telco_ingest       2026-11-23  ... ok")
+    summary = first[first.index("What the weekly cycle wrote"):]
+    for table in ("raw.telco_customer_snapshots", "core.customers", "core.contacts", "ops.validation_runs"):
+        weeks = re.findall(rf"{re.escape(table)}\s+(2026-11-\d\d)\s+([\d,]+)", summary)
+        assert [week for week, _ in weeks] == ["2026-11-16", "2026-11-23"], table
+    assert re.search(r"core\.customers\s+2026-11-23\s+7,7\d\d", summary)
+
+    again = _demo(tmp_path, port)
+    assert again[again.index("What the weekly cycle wrote"):] == summary
+    with socket.socket() as probe:  # the demo stopped its emulator: the port is free again
+        probe.bind(("127.0.0.1", port))
