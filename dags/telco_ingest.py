@@ -1,10 +1,11 @@
 """
 ### telco_ingest: the weekly customer snapshot, from file to `core.customers`, write-audit-publish
 
-**Reads** the week's customer snapshot: by default the IBM Telco file bundled with the project
-(`include/data/telco/`); with `RETENTION_TELCO_SNAPSHOT_SOURCE` set, the file
-`telco_customers_<YYYY-MM-DD>.csv` from that landing folder or `gs://` prefix, dated by the
-Monday (KST) of the run's week.
+**Reads** the week's customer snapshot and contacts, dated by the Monday (KST) of the run's
+week: `telco_customers_<YYYY-MM-DD>.csv` and `contacts_<YYYY-MM-DD>.csv` from the landing
+folder or `gs://` prefix named by `RETENTION_TELCO_SNAPSHOT_SOURCE` and
+`RETENTION_CONTACTS_SOURCE`. For demos: `bundled` (the IBM file, every week) and
+`synthetic` (the generated weekly history; contacts generated for the week's customers).
 
 **Writes**
 - `raw.telco_customer_snapshots`: the file as received, text, one partition per week, every
