@@ -97,21 +97,24 @@ def telco_ingest():
         import datetime as dt
 
         from retention.ingest.customers import publish_customers
-        from retention.warehouse import Warehouse
-
-        return publish_customers(Warehouse.connect(), dt.date.fromisoformat(landed["snapshot_date"]), landed["load_id"])
-
-    @task
-    def land_contacts(landed_snapshot: dict) -> dict:
-        import datetime as dt
-
-        from retention.ingest.contacts import land_contacts
         from retention.task_errors import fail_fast_on_bad_data
         from retention.warehouse import Warehouse
 
         with fail_fast_on_bad_data():
-            week = dt.date.fromisoformat(landed_snapshot["snapshot_date"])
-            return land_contacts(Warehouse.connect(), week, landed_snapshot["load_id"]).as_dict()
+            week = dt.date.fromisoformat(landed["snapshot_date"])
+            return publish_customers(Warehouse.connect(), week, landed["load_id"])
+
+    # Contacts do not need this week's customers file, except when they are generated for its
+    # customers (synthetic): so they run after land_snapshot whatever its outcome.
+    @task(trigger_rule="all_done")
+    def land_contacts() -> dict:
+        from retention.ingest.contacts import land_contacts
+        from retention.schedule import run_snapshot_date
+        from retention.task_errors import fail_fast_on_bad_data
+        from retention.warehouse import Warehouse
+
+        with fail_fast_on_bad_data():
+            return land_contacts(Warehouse.connect(), run_snapshot_date(get_current_context())).as_dict()
 
     @task
     def validate_contacts(landed: dict) -> dict:
@@ -129,14 +132,18 @@ def telco_ingest():
         import datetime as dt
 
         from retention.ingest.contacts import publish_contacts
+        from retention.task_errors import fail_fast_on_bad_data
         from retention.warehouse import Warehouse
 
-        return publish_contacts(Warehouse.connect(), dt.date.fromisoformat(landed["snapshot_date"]), landed["load_id"])
+        with fail_fast_on_bad_data():
+            week = dt.date.fromisoformat(landed["snapshot_date"])
+            return publish_contacts(Warehouse.connect(), week, landed["load_id"])
 
+    prepared = prepare_warehouse()
     snapshot = land_snapshot()
-    prepare_warehouse() >> snapshot
+    contacts = land_contacts()
+    prepared >> snapshot >> contacts
     publish_customers(snapshot, validate_snapshot(snapshot))
-    contacts = land_contacts(snapshot)
     publish_contacts(contacts, validate_contacts(contacts))
 
 

@@ -43,12 +43,19 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
+        emulator_host = os.environ.get("BIGQUERY_EMULATOR_HOST") or None
+        project = os.environ.get("RETENTION_BQ_PROJECT") or (LOCAL_PROJECT if emulator_host else None)
+        if project is None:
+            raise RuntimeError(
+                "RETENTION_BQ_PROJECT is not set: name the BigQuery project to use (or set BIGQUERY_EMULATOR_HOST "
+                "for the local emulator); see README, 'Pointing it at a real BigQuery project'"
+            )
         return cls(
-            project=os.environ.get("RETENTION_BQ_PROJECT", LOCAL_PROJECT),
+            project=project,
             location=os.environ.get("RETENTION_BQ_LOCATION", "US"),
             dataset_prefix=os.environ.get("RETENTION_DATASET_PREFIX", ""),
             gcp_conn_id=os.environ.get("RETENTION_GCP_CONN_ID", "google_cloud_default"),
-            emulator_host=os.environ.get("BIGQUERY_EMULATOR_HOST") or None,
+            emulator_host=emulator_host,
             telco_snapshot_source=os.environ.get("RETENTION_TELCO_SNAPSHOT_SOURCE", "bundled"),
         )
 

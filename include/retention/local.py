@@ -188,9 +188,12 @@ def airflow_ui() -> int:
 def backfill(dag_id: str, from_date: dt.date, to_date: dt.date) -> int:
     """Ask the scheduler of the running `airflow-ui` to backfill a date range."""
     env = {**os.environ, **airflow_environment(local_state_dir() / "airflow")}
+    # Weeks one at a time, in order: each week's checks compare it with the week before.
+    # Dates are Seoul days, so the Monday 04:00 KST run of `from_date` is inside the range.
     command = [
         str(Path(sys.executable).parent / "airflow"), "backfill", "create", "--dag-id", dag_id,
-        "--from-date", from_date.isoformat(), "--to-date", to_date.isoformat(), "--reprocess-behavior", "completed",
+        "--from-date", f"{from_date.isoformat()}T00:00:00+09:00", "--to-date", f"{to_date.isoformat()}T23:59:59+09:00",
+        "--reprocess-behavior", "completed", "--max-active-runs", "1",
     ]
     return subprocess.call(command, env=env)
 

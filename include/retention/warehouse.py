@@ -19,18 +19,20 @@ Workarounds, each pinned by a test in `tests/integration/test_warehouse.py`:
   integers through a pattern check, never by relying on either behaviour.
 - Whole-line `--` comments are removed before a statement is sent: the emulator counts an
   `@name` inside a comment as a parameter and refuses the statement.
-- `CLUSTER BY` and column `OPTIONS(description=...)` in DDL are accepted but dropped by the
-  emulator; the DDL keeps them for real BigQuery, and nothing local depends on them.
+- `CLUSTER BY` and column `OPTIONS(description=...)` in DDL, and a table expiration set through
+  the API, are accepted but dropped by the emulator; they are kept for real BigQuery, and
+  nothing local depends on them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import json
 import logging
 import re
+import time
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _TOKEN = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+_CONFLICT_ATTEMPTS = 5
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
 
 
@@ -139,11 +142,19 @@ class Warehouse:
 
         config = bigquery.QueryJobConfig(query_parameters=[_parameter(k, v) for k, v in (params or {}).items()])
         rendered = self.render(sql, identifiers, source=source)
-        try:
-            job = self.client.query(rendered, job_config=config)
-            rows = job.result()
-        except exceptions.GoogleAPICallError as error:
-            raise WarehouseError(f"BigQuery rejected {source}: {error.message}") from error
+        for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
+            try:
+                job = self.client.query(rendered, job_config=config)
+                rows = job.result()
+                break
+            except exceptions.GoogleAPICallError as error:
+                # Two DML statements on the same partition at once (the DAG's parallel branches
+                # both write ops tables): BigQuery asks to retry; the statement is atomic, so it is safe.
+                if "could not serialize access" in str(error.message).lower() and attempt < _CONFLICT_ATTEMPTS:
+                    log.warning("%s: concurrent update, retrying (%s/%s)", source, attempt, _CONFLICT_ATTEMPTS)
+                    time.sleep(2 * attempt)
+                    continue
+                raise WarehouseError(f"BigQuery rejected {source}: {error.message}") from error
         if job.num_dml_affected_rows is not None:
             log.info("%s: %s rows affected", source, job.num_dml_affected_rows)
         return rows
@@ -198,7 +209,12 @@ class Warehouse:
     # -- loads ---------------------------------------------------------------------------
 
     def load_json_rows(
-        self, table_id: str, rows: Iterable[Mapping[str, Any]], schema: Sequence[bigquery.SchemaField]
+        self,
+        table_id: str,
+        rows: Iterable[Mapping[str, Any]],
+        schema: Sequence[bigquery.SchemaField],
+        *,
+        expires_after: dt.timedelta | None = None,
     ) -> int:
         """Replace `table_id` with `rows` (a staging table), through a resumable upload."""
         from google.api_core import exceptions
@@ -221,6 +237,11 @@ class Warehouse:
             job.result()
         except exceptions.GoogleAPICallError as error:
             raise WarehouseError(f"BigQuery refused the load into {table_id}: {error.message}") from error
+        if expires_after is not None:
+            # A worker killed before its cleanup leaves nothing behind for long.
+            table = self.client.get_table(table_id)
+            table.expires = dt.datetime.now(dt.UTC) + expires_after
+            self.client.update_table(table, ["expires"])
         return int(job.output_rows or 0)
 
 
@@ -236,11 +257,11 @@ class Warehouse:
             self.run(f"DELETE FROM `{table_id}` AS target WHERE {condition}", match, source=f"replace {table_id}")
             return 0
         table = self.client.get_table(table_id)
-        key = hashlib.sha256(json.dumps(match, sort_keys=True, default=_json_default).encode()).hexdigest()[:16]
-        staging_id = f"{table.project}.{table.dataset_id}._staging_{table.table_id}_{key}"
+        # Unique per call: two runs of the same week never share (or drop) each other's staging table.
+        staging_id = f"{table.project}.{table.dataset_id}._staging_{table.table_id}_{uuid.uuid4().hex[:16]}"
         columns = [field.name for field in table.schema]
         try:
-            self.load_json_rows(staging_id, rows, table.schema)
+            self.load_json_rows(staging_id, rows, table.schema, expires_after=dt.timedelta(hours=6))
             self.run(
                 f"MERGE `{table_id}` AS target USING `{staging_id}` AS staged ON FALSE "
                 f"WHEN NOT MATCHED BY SOURCE AND {condition} THEN DELETE "
@@ -257,15 +278,23 @@ class Warehouse:
 def _parameter(name: str, value: Any) -> bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter:
     from google.cloud import bigquery
 
+    value = _plain(value)
+    if value is None:
+        raise WarehouseError(f"query parameter @{name} is None: BigQuery needs its type; filter with IS NULL instead")
     if isinstance(value, list | tuple):
-        kinds = {_scalar_type(item) for item in value} or {"STRING"}
+        value = [_plain(item) for item in value]
+        if not value:
+            raise WarehouseError(f"query parameter @{name} is an empty list: its element type cannot be known")
+        kinds = {_scalar_type(item) for item in value}
         if len(kinds) != 1:
             raise WarehouseError(f"query parameter @{name} mixes types {kinds}")
-        return bigquery.ArrayQueryParameter(name, kinds.pop(), list(value))
+        return bigquery.ArrayQueryParameter(name, kinds.pop(), value)
     return bigquery.ScalarQueryParameter(name, _scalar_type(value), value)
 
 
 def _scalar_type(value: Any) -> str:
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        raise WarehouseError(f"query parameter {value!r} is a naive datetime: give it a time zone (UTC)")
     # bool before int: True is an int in Python.
     for kind, bq_type in (
         (bool, "BOOL"), (int, "INT64"), (float, "FLOAT64"), (Decimal, "NUMERIC"),
@@ -274,6 +303,11 @@ def _scalar_type(value: Any) -> str:
         if isinstance(value, kind):
             return bq_type
     raise WarehouseError(f"no BigQuery type for query parameter value {value!r} ({type(value).__name__})")
+
+
+def _plain(value: Any) -> Any:
+    """numpy and pandas scalars (np.int64, np.bool_) as the Python values BigQuery's client knows."""
+    return value.item() if hasattr(value, "item") and not isinstance(value, str | bytes) else value
 
 
 def _json_default(value: Any) -> Any:

@@ -40,7 +40,7 @@ def test_local_formats_are_normalised_and_malformed_numbers_are_rejected_with_th
     contacts[4]["sms_consent"] = "maybe"
     _write(tmp_path, contacts)
 
-    landed = land_contacts(warehouse, WEEK, customers_load_id="unused", source=str(tmp_path))
+    landed = land_contacts(warehouse, WEEK, source=str(tmp_path))
     result = validate_contacts(warehouse, landed)
     publish_contacts(warehouse, WEEK, landed.load_id)
 
@@ -48,8 +48,13 @@ def test_local_formats_are_normalised_and_malformed_numbers_are_rejected_with_th
     assert result["rows_quarantined"] == 3 and "3 of 400 rows quarantined" in result["message"]
     rejected = warehouse.rows("SELECT source_row, reasons, record FROM `{{ ops }}.quarantine` ORDER BY source_row")
     assert [r["source_row"] for r in rejected] == [4, 5, 6]
-    assert 'phone="02-123-4567" is not a Korean mobile number' in _parse_errors(rejected[0])
-    assert 'phone="not a phone" is not a Korean mobile number' in _parse_errors(rejected[1])
+    assert "phone (11 characters, value withheld) is not a Korean mobile number" in _parse_errors(rejected[0])
+    assert "phone (11 characters, value withheld) is not a Korean mobile number" in _parse_errors(rejected[1])
+    stored = " ".join(str(v) for r in rejected for v in r.values())
+    assert "02-123-4567" not in stored and "+8210" not in stored, "phone numbers stay out of ops tables"
+    messages = " ".join(r["message"] for r in warehouse.rows("SELECT message FROM `{{ ops }}.validation_runs`"))
+    samples = " ".join(str(r["sample"]) for r in warehouse.rows("SELECT sample FROM `{{ ops }}.validation_results`"))
+    assert "02-123-4567" not in messages + samples
     assert 'sms_consent="maybe" is not Yes or No' in _parse_errors(rejected[2])
     published = {r["customer_id"]: r["phone_e164"] for r in warehouse.rows("SELECT * FROM `{{ core }}.contacts`")}
     assert len(published) == 397
@@ -65,8 +70,8 @@ def _parse_errors(row: dict) -> str:
 
 def test_synthetic_contacts_follow_the_weeks_customers(warehouse):
     ensure_tables(warehouse)
-    snapshot = land_snapshot(warehouse, WEEK, source="bundled")
-    landed = land_contacts(warehouse, WEEK, snapshot.load_id, source="synthetic")
+    land_snapshot(warehouse, WEEK, source="bundled")
+    landed = land_contacts(warehouse, WEEK, source="synthetic")
     assert landed.rows == 7043 and landed.source_uri == f"synthetic://contacts/seed-42/{WEEK}"
     assert validate_contacts(warehouse, landed)["decision"] == "publish"
     publish_contacts(warehouse, WEEK, landed.load_id)

@@ -93,3 +93,19 @@ def test_emulator_drops_column_descriptions_given_in_ddl(warehouse):
     table = warehouse.table_id("core", "described")
     warehouse.run(f"CREATE TABLE `{table}` (a STRING OPTIONS(description = 'said'))")
     assert warehouse.client.get_table(table).schema[0].description is None
+
+
+def test_replace_rows_leaves_no_staging_table(warehouse):
+    target = warehouse.table_id("core", "replaced")
+    warehouse.run(f"CREATE TABLE `{target}` (week DATE, name STRING)")
+    for _ in range(2):
+        assert warehouse.replace_rows(target, [{"week": "2026-11-23", "name": "a"}], {"week": dt.date(2026, 11, 23)}) == 1
+    assert warehouse.count_rows(target) == 1
+    assert [t.table_id for t in warehouse.client.list_tables(warehouse.dataset_id("core"))] == ["replaced"]
+
+
+def test_emulator_accepts_but_drops_a_table_expiration(warehouse):
+    # On BigQuery a staging table left by a killed worker expires after 6 hours; not locally.
+    staged = warehouse.table_id("raw", "staged_by_hand")
+    warehouse.load_json_rows(staged, [{"week": "2026-11-23", "name": "a"}], SCHEMA, expires_after=dt.timedelta(hours=6))
+    assert warehouse.client.get_table(staged).expires is None

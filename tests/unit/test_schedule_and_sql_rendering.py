@@ -48,3 +48,19 @@ def test_identifiers_are_filled_and_checked():
 def test_whole_line_comments_are_not_sent():
     sql = "-- uses @snapshot_date\nSELECT 1 -- trailing stays\n  -- indented goes"
     assert _warehouse().render(sql) == "SELECT 1 -- trailing stays"
+
+
+def test_query_parameters_are_typed_strictly():
+    import numpy as np
+
+    from retention.warehouse import _parameter
+
+    assert _parameter("n", np.int64(3)).type_ == "INT64"
+    assert _parameter("b", np.bool_(True)).type_ == "BOOL"
+    assert _parameter("weeks", [dt.date(2026, 11, 16), dt.date(2026, 11, 23)]).array_type == "DATE"
+    with pytest.raises(WarehouseError, match="naive datetime"):
+        _parameter("at", dt.datetime(2026, 11, 23, 4))
+    with pytest.raises(WarehouseError, match="is None"):
+        _parameter("x", None)
+    with pytest.raises(WarehouseError, match="empty list"):
+        _parameter("x", [])

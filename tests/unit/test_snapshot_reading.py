@@ -73,3 +73,18 @@ def test_raw_rows_keep_line_numbers_and_unknown_columns(snapshot_file):
     assert rows[0]["customer_id"] == "A" and rows[0]["tenure"] == "1"
     assert rows[0]["_unexpected_columns"] == '{"Loyalty Tier": "gold"}'
     assert "gender" not in rows[0]  # absent from the file: NULL in raw, not invented
+
+
+def test_rows_keep_their_real_file_line_across_blank_lines_and_multiline_fields(tmp_path):
+    path = tmp_path / "telco_customers_2026-11-23.csv"
+    path.write_text('customerID,Churn Reason\nA,x\n\nB,"two\nlines"\nC,y\n', encoding="utf-8")
+    csv_file = read_csv_file(str(path))
+    rows, _ = raw_rows(csv_file, ["customer_id", "churn_reason"], dt.date(2026, 11, 23), dt.datetime.now(dt.UTC))
+    assert [(r["customer_id"], r["_source_row"]) for r in rows] == [("A", 2), ("B", 4), ("C", 6)]
+
+
+def test_headers_that_mean_the_same_column_are_refused(tmp_path):
+    path = tmp_path / "telco_customers_2026-11-23.csv"
+    path.write_text("customerID,Zip Code,ZipCode\nA,1,2\n", encoding="utf-8")
+    with pytest.raises(SourceFileError, match=r"\['Zip Code', 'ZipCode'\] all mean \['zip_code'\]"):
+        read_csv_file(str(path))

@@ -12,7 +12,7 @@ import hashlib
 import os
 
 from retention.ingest.landing import LandedFile, Source, land_csv, land_file, publish_validated, validate_landed
-from retention.sources.csv_files import read_csv_text, weekly_file
+from retention.sources.csv_files import SourceFileMissing, read_csv_text, weekly_file
 from retention.warehouse import Warehouse
 
 CONTACTS = Source(
@@ -29,24 +29,30 @@ def contacts_source() -> str:
     return os.environ.get("RETENTION_CONTACTS_SOURCE", "synthetic")
 
 
-def land_contacts(
-    warehouse: Warehouse, snapshot_date: dt.date, customers_load_id: str, source: str | None = None
-) -> LandedFile:
+def land_contacts(warehouse: Warehouse, snapshot_date: dt.date, source: str | None = None) -> LandedFile:
     location = source or contacts_source()
     if location != "synthetic":
         return land_file(warehouse, CONTACTS, weekly_file(location, "contacts", snapshot_date), snapshot_date)
     from retention.synthetic.contacts import contacts_file
     from retention.synthetic.history import SEED
 
+    # Generated for the customers of the week's most recently landed snapshot file.
     customer_ids = [
         row["customer_id"]
         for row in warehouse.rows(
             "SELECT DISTINCT customer_id FROM `{{ raw }}.telco_customers_typed` "
-            "WHERE snapshot_date = @snapshot_date AND load_id = @load_id AND customer_id IS NOT NULL "
+            "WHERE snapshot_date = @snapshot_date AND customer_id IS NOT NULL AND load_id = ("
+            "  SELECT ARRAY_AGG(_load_id ORDER BY _loaded_at DESC LIMIT 1)[OFFSET(0)] "
+            "  FROM `{{ raw }}.telco_customer_snapshots` WHERE _snapshot_date = @snapshot_date) "
             "ORDER BY customer_id",
-            {"snapshot_date": snapshot_date, "load_id": customers_load_id},
+            {"snapshot_date": snapshot_date},
         )
     ]
+    if not customer_ids:
+        raise SourceFileMissing(
+            f"no customers landed for {snapshot_date}: synthetic contacts are generated for the week's customers; "
+            "land the snapshot first"
+        )
     text = contacts_file(customer_ids, SEED, snapshot_date)
     uri = f"synthetic://contacts/seed-{SEED}/{snapshot_date}"
     return land_csv(warehouse, CONTACTS, read_csv_text(text, uri, hashlib.sha256(text.encode()).hexdigest()),

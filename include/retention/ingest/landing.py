@@ -85,9 +85,10 @@ def raw_rows(
     known = set(contract)
     unexpected = [h for h, n in zip(csv_file.header, names, strict=True) if n not in known]
     rows = []
-    for index, values in enumerate(csv_file.rows):
+    line_numbers = csv_file.line_numbers or [index + 2 for index in range(len(csv_file.rows))]
+    for values, line in zip(csv_file.rows, line_numbers, strict=True):
         row: dict = {"_snapshot_date": snapshot_date, "_load_id": csv_file.load_id, "_source_uri": csv_file.source_uri,
-                     "_source_row": index + 2, "_loaded_at": loaded_at}
+                     "_source_row": line, "_loaded_at": loaded_at}
         extras = {}
         for header, name, value in zip(csv_file.header, names, values, strict=False):
             if name in known:
@@ -98,7 +99,7 @@ def raw_rows(
             extras["(beyond the header)"] = values[len(names):]
         row["_unexpected_columns"] = json.dumps(extras, ensure_ascii=False) if extras else None
         row["_file_error"] = (
-            f"line {index + 2} has {len(values)} fields, the header has {len(names)} (truncated or shifted line)"
+            f"line {line} has {len(values)} fields, the header has {len(names)} (truncated or shifted line)"
             if len(values) != len(names)
             else None
         )
@@ -126,10 +127,11 @@ def validate_landed(
         encoding=landed.encoding,
         **context,
     )
-    report = validate(frame, get_suite(source.suite), suite_context, source=landed.source_uri)
+    suite = get_suite(source.suite)
+    report = validate(frame, suite, suite_context, source=landed.source_uri)
     records.record(
         warehouse, report, frame, snapshot_date=snapshot_date, load_id=landed.load_id,
-        source_uri=landed.source_uri, dag_run_id=dag_run_id,
+        source_uri=landed.source_uri, dag_run_id=dag_run_id, personal_columns=suite.personal_columns,
     )
     log.info("data quality of %s for %s:\n%s", landed.source_uri, snapshot_date, summary_table(report))
     if report.decision == "block":

@@ -102,6 +102,8 @@ class Suite:
     findings: Callable[[SuiteContext], list[Finding]] = lambda context: []
     prepare: Callable[[pd.DataFrame, SuiteContext], pd.DataFrame] = lambda frame, context: frame
     """Shapes the typed rows before checking (for example, drops columns the file lacked)."""
+    personal_columns: tuple[str, ...] = ()
+    """Personal data (phone numbers): never copied into ops tables, messages or logs."""
 
 
 @dataclass

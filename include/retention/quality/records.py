@@ -25,12 +25,15 @@ def record(
     load_id: str,
     source_uri: str,
     dag_run_id: str | None,
+    personal_columns: tuple[str, ...] = (),
 ) -> None:
-    """Replace this file's rows in the three ops tables (idempotent per suite, week and file)."""
+    """Replace this file's rows in the three ops tables (idempotent per suite, week and file).
+    `personal_columns` are left out of the quarantined records."""
     now = dt.datetime.now(dt.UTC)
     key = {"suite": report.suite, "snapshot_date": snapshot_date, "load_id": load_id}
     common = {**key, "source_uri": source_uri}
-    by_row = frame.set_index(ROW_ID, drop=False) if report.quarantine else None
+    kept = frame.drop(columns=[c for c in personal_columns if c in frame.columns])
+    by_row = kept.set_index(ROW_ID, drop=False) if report.quarantine else None
     quarantined = [
         {
             **common,

@@ -33,10 +33,12 @@ class CsvFile:
     header: list[str]
     """Column names as they appear in the file."""
     rows: list[list[str]]
-    """Data rows, values as text, in file order (row i is line i + 2 of the file)."""
+    """Data rows, values as text, in file order (blank lines skipped)."""
     sha256: str
     encoding: str = "utf-8"
     """How the bytes were decoded: `utf-8`, `utf-8-sig` (a byte order mark was removed) or `cp949`."""
+    line_numbers: list[int] | None = None
+    """The file line each row starts on (a quoted field may span lines)."""
 
     @property
     def load_id(self) -> str:
@@ -74,12 +76,25 @@ def read_csv_text(text: str, uri: str, sha256: str, encoding: str = "utf-8") -> 
         raise SourceFileError(f"{uri} is empty: expected a CSV header line and data rows") from None
     except csv.Error as error:
         raise SourceFileError(f"{uri}: the header line is not valid CSV ({error})") from None
-    rows = []
+    names = [snake_case(h) for h in header]
+    clashes = sorted({n for n in names if names.count(n) > 1})
+    if clashes:
+        raise SourceFileError(
+            f"{uri}: header columns {[h for h, n in zip(header, names, strict=True) if n in clashes]} all mean "
+            f"{clashes}; rename or drop the duplicates"
+        )
+    rows, line_numbers = [], []
+    previous_end = reader.line_num
     try:
-        rows.extend(row for row in reader if row)
+        for row in reader:
+            if row:
+                rows.append(row)
+                line_numbers.append(previous_end + 1)
+            previous_end = reader.line_num
     except csv.Error as error:
         raise SourceFileError(f"{uri}: not valid CSV after line {reader.line_num} ({error})") from None
-    return CsvFile(source_uri=uri, header=header, rows=rows, sha256=sha256, encoding=encoding)
+    return CsvFile(source_uri=uri, header=header, rows=rows, sha256=sha256, encoding=encoding,
+                   line_numbers=line_numbers)
 
 
 def decode(data: bytes, uri: str) -> tuple[str, str]:

@@ -1,7 +1,8 @@
 -- raw.contacts_typed: landed contacts, typed, not yet validated. Read by validate_contacts and
 -- publish_contacts. Phone numbers are normalised to E.164: spaces, dashes, dots and brackets
 -- go; a leading 0 (010-1234-5678) becomes +82. Only Korean mobile numbers (+82 10 and eight
--- digits) are accepted; anything else is named in parse_errors and the row is quarantined.
+-- digits) are accepted; anything else is named in parse_errors (without the number: it is
+-- personal data) and the row is quarantined.
 CREATE OR REPLACE VIEW `{{ raw }}.contacts_typed` AS
 WITH cleaned AS (
   SELECT
@@ -58,8 +59,10 @@ SELECT
   file_error,
   NULLIF(
     CONCAT(
+      -- The number itself is personal data: the reason says what is wrong, never the value.
       IF(REGEXP_CONTAINS(COALESCE(phone_candidate, ''), r'^[+]8210[0-9]{8}$'), '',
-         CONCAT('phone="', COALESCE(raw_phone, ''), '" is not a Korean mobile number (+82 10 and 8 digits); ')),
+         CONCAT('phone (', CAST(LENGTH(COALESCE(raw_phone, '')) AS STRING),
+                ' characters, value withheld) is not a Korean mobile number (+82 10 and 8 digits); ')),
       IF(NULLIF(TRIM(raw_sms_consent), '') IS NOT NULL AND sms_consent IS NULL,
          CONCAT('sms_consent="', raw_sms_consent, '" is not Yes or No; '), ''),
       IF(NULLIF(TRIM(raw_sms_consent_date), '') IS NOT NULL AND sms_consent_date IS NULL,

@@ -37,6 +37,7 @@ def checks(context: SuiteContext, frame) -> list[Check]:
         Check(gxe.ExpectColumnValuesToBeUnique(column="customer_id"), True, "A customer has one contact row"),
         Check(gxe.ExpectColumnValuesToNotBeNull(column="sms_consent"), True, "SMS consent is stated on every row"),
         Check(gxe.ExpectColumnValuesToNotBeNull(column="opted_out"), True, "Opt-out is stated on every row"),
+        Check(gxe.ExpectColumnValuesToNotBeNull(column="home_dong_code"), True, "The home's legal dong is given"),
         Check(gxe.ExpectColumnValuesToBeInSet(column="home_dong_code", value_set=[code for code, _, _ in seoul_dongs()]),
               True, "The home is a legal dong of Seoul (bundled polygons)"),
     ]
@@ -56,4 +57,4 @@ def checks(context: SuiteContext, frame) -> list[Check]:
     return result
 
 
-SUITE = Suite(name="contacts", checks=checks, findings=findings, prepare=prepare)
+SUITE = Suite(name="contacts", checks=checks, findings=findings, prepare=prepare, personal_columns=("phone_e164",))

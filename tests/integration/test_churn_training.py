@@ -1,0 +1,60 @@
+"""Features built in the warehouse, a model trained and registered, its artifact guarded."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from retention.ingest.customers import ensure_tables, land_snapshot, publish_customers, validate_snapshot
+from retention.modeling.candidates import Candidate
+from retention.modeling.features import FEATURES, build_features, load_features
+from retention.modeling.registry import ArtifactError, current_champion, load_champion, register
+from retention.modeling.train import train
+
+pytestmark = pytest.mark.emulator
+
+WEEK = dt.date(2026, 11, 23)
+
+
+@pytest.fixture
+def features(warehouse, tmp_path, monkeypatch):
+    monkeypatch.setenv("RETENTION_ARTIFACT_STORE", str(tmp_path / "artifacts"))
+    ensure_tables(warehouse)
+    landed = land_snapshot(warehouse, WEEK, source="bundled")
+    validate_snapshot(warehouse, landed)
+    publish_customers(warehouse, WEEK, landed.load_id)
+    assert build_features(warehouse, WEEK) == 7043
+    assert build_features(warehouse, WEEK) == 7043  # rebuilding the week replaces it
+    return load_features(warehouse, WEEK)
+
+
+def test_features_hold_no_leaking_column_and_a_model_is_registered_then_guarded(features, warehouse, tmp_path):
+    assert set(FEATURES) <= set(features.columns)
+    assert not {"satisfaction_score", "total_revenue", "customer_status", "churn_reason"} & set(features.columns)
+
+    small = [Candidate("logistic_regression", "class_weight", "standard"), Candidate("lightgbm", "none")]
+    result = train(features, small, n_splits=3, seeds=(0,))
+    assert result.headline["roc_auc"] > 0.85
+    first = register(warehouse, result, WEEK)
+    assert first["status"] == "champion"
+
+    worse = train(features, small[:1], n_splits=3, seeds=(0,))
+    worse.calibrated.per_fold = [{**fold, "pr_auc": fold["pr_auc"] - 0.05} for fold in worse.calibrated.per_fold]
+    second = register(warehouse, worse, WEEK)
+    assert second["status"] == "rejected" and second["decision"].startswith(f"kept {first['model_version']}")
+    assert current_champion(warehouse)["model_version"] == first["model_version"]
+    statuses = warehouse.rows("SELECT status, COUNT(*) AS n FROM `{{ ml }}.model_registry` GROUP BY status")
+    assert {r["status"]: r["n"] for r in statuses} == {"champion": 1, "rejected": 1}
+
+    champion, model = load_champion(warehouse)
+    scores = model.predict_proba(features.head(50))
+    assert ((scores > 0) & (scores < 1)).all()
+
+    artifact = tmp_path / "artifacts" / "churn" / f"{champion['model_version'].rsplit('-', 1)[0]}.pkl"
+    artifact.write_bytes(artifact.read_bytes()[:-10])
+    with pytest.raises(ArtifactError, match="altered or truncated"):
+        load_champion(warehouse)
+    artifact.unlink()
+    with pytest.raises(ArtifactError, match="is missing"):
+        load_champion(warehouse)
