@@ -58,3 +58,30 @@ def test_features_hold_no_leaking_column_and_a_model_is_registered_then_guarded(
     artifact.unlink()
     with pytest.raises(ArtifactError, match="is missing"):
         load_champion(warehouse)
+
+
+def test_labels_come_only_from_a_later_published_week(warehouse, snapshot_file):
+    import csv
+
+    from retention.config import BUNDLED_TELCO_SNAPSHOT
+    from retention.modeling.features import build_labels, load_labelled_history
+
+    ensure_tables(warehouse)
+    with BUNDLED_TELCO_SNAPSHOT.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    header, customers = rows[0], rows[1:][::100]  # 71 customers, a representative churn rate
+    weeks = [dt.date(2026, 11, 2), dt.date(2026, 11, 9)]
+    leaving = {customers[0][0], customers[1][0]}
+    for week, present in ((weeks[0], customers), (weeks[1], [c for c in customers if c[0] not in leaving])):
+        path = snapshot_file(header, present, date=week.isoformat())
+        landed = land_snapshot(warehouse, week, source=str(path.parent))
+        validate_snapshot(warehouse, landed)
+        publish_customers(warehouse, week, landed.load_id)
+        build_features(warehouse, week)
+
+    assert build_labels(warehouse, weeks[1], 1) == 0, "the week after is not published: no label yet"
+    assert build_labels(warehouse, weeks[0], 1) == 71
+    assert build_labels(warehouse, weeks[0], 1) == 71  # rebuilding replaces
+    history = load_labelled_history(warehouse, [weeks[0]], 1)
+    assert set(history.loc[history["churn_label"], "customer_id"]) == leaving
+    assert len(history) == 71

@@ -120,3 +120,26 @@ def load_features(warehouse: Warehouse, snapshot_date: dt.date) -> pd.DataFrame:
         {"snapshot_date": snapshot_date},
         source="ml.churn_features",
     )
+
+
+def build_labels(warehouse: Warehouse, snapshot_date: dt.date, horizon_weeks: int) -> int:
+    """Label a week from the week `horizon_weeks` later (0 rows while that week is unknown)."""
+    warehouse.run_file("ml/churn_labels/create.sql")
+    warehouse.run_file("ml/churn_labels/publish.sql", {"snapshot_date": snapshot_date, "horizon_weeks": horizon_weeks})
+    return warehouse.count_rows(
+        warehouse.table_id("ml", "churn_labels"), "snapshot_date = @d AND horizon_weeks = @h",
+        {"d": snapshot_date, "h": horizon_weeks},
+    )
+
+
+def load_labelled_history(warehouse: Warehouse, weeks: list[dt.date], horizon_weeks: int) -> pd.DataFrame:
+    """Features of `weeks` with the label read from later weeks in place of any label column."""
+    return warehouse.dataframe(
+        "SELECT features.* REPLACE (labels.left_within_horizon AS churn_label) "
+        "FROM `{{ ml }}.churn_features` AS features "
+        "JOIN `{{ ml }}.churn_labels` AS labels USING (snapshot_date, customer_id) "
+        "WHERE features.snapshot_date IN UNNEST(@weeks) AND labels.horizon_weeks = @horizon_weeks "
+        "ORDER BY snapshot_date, customer_id",
+        {"weeks": weeks, "horizon_weeks": horizon_weeks},
+        source="ml.churn_features + ml.churn_labels",
+    )
