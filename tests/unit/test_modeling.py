@@ -84,6 +84,7 @@ def test_platt_calibration_keeps_the_ranking_and_lowers_calibration_error():
 def test_a_promotion_that_would_lower_quality_is_refused_with_its_reason():
     champion = {"model_version": "churn-A", "pr_auc": 0.72, "roc_auc": 0.88}
     promote, reason = decide({"pr_auc": 0.70, "roc_auc": 0.881}, champion, margin=0.005)
+    assert not promote
     assert not promote and "kept churn-A" in reason and "pr_auc 0.7000 < champion's 0.7200" in reason
     assert decide({"pr_auc": 0.717, "roc_auc": 0.879}, champion, margin=0.005)[0], "within the margin"
     assert decide({"pr_auc": 0.5, "roc_auc": 0.5}, None, margin=0.005) == (

@@ -39,7 +39,8 @@ KEYS = ["snapshot_date", "customer_id"]
 # Names (raw IBM header, snake_case, or core) that must never reach a churn model.
 FORBIDDEN = re.compile(
     r"^(churn|churned|churn_label|churn_rate|churn_value|churn_score(_1)?|churn_score\.1|churn_category|churn_reason"
-    r"|customer_status|satisfaction_score|cltv|ibm_.*|total_revenue|customer_?id)$",
+    r"|customer_status|satisfaction_score|cltv|ibm_.*|total_revenue|customer_?id"
+    r"|left_within_horizon|labelled_from|horizon_weeks)$",
     re.IGNORECASE,
 )
 
@@ -93,7 +94,8 @@ def guard_behaviour(frame: pd.DataFrame, label: pd.Series, bound: float | None =
 
 
 def model_inputs(frame: pd.DataFrame, features: list[str] = FEATURES) -> pd.DataFrame:
-    """The feature columns, after both guards; booleans as numbers, categories as text."""
+    """The feature columns, after the name guard (the behaviour guard runs in training, where
+    the label is known); booleans as numbers, categories as text."""
     guard_names(features)
     inputs = frame[features].copy()
     for column in BOOLEAN:

@@ -1,12 +1,15 @@
 """Model artifacts, the registry table and the champion/challenger decision.
 
 Artifacts go to `RETENTION_ARTIFACT_STORE`: a local folder (default `.local/artifacts`) or a
-`gs://bucket/prefix` (through Airflow's object storage and the Google connection). Each
-training run writes one row to `ml.model_registry`. A new model becomes champion only if its
-cross-validated PR AUC and ROC AUC are not worse than the champion's by more than
-`RETENTION_PROMOTION_MARGIN` (default 0.005); otherwise it is recorded as rejected, with the
-reason. Loading a champion checks the artifact's SHA-256 against the registry: a missing or
-altered artifact raises, and scoring never falls back to anything else.
+`gs://bucket/prefix` (through Airflow's object storage and the Google connection), named by
+their SHA-256. Each training run writes one row to `ml.model_registry`; the version is the
+data week plus the artifact hash, so a retried run that trains the same model replaces its
+own row. Champion and challenger are compared on rows neither was trained on (see
+`compare_on_same_rows`). The challenger is promoted only if its PR AUC and ROC AUC are not
+worse by more than `RETENTION_PROMOTION_MARGIN` (default 0.005); otherwise it is recorded as
+rejected, with the reason. One statement retires every other champion. Loading checks the
+artifact's location, SHA-256 and library versions: anything off raises, and scoring never
+falls back to anything else.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from typing import TYPE_CHECKING
 from retention.config import PROJECT_ROOT
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from retention.modeling.train import ChurnModel, TrainingResult
     from retention.warehouse import Warehouse
 
@@ -45,18 +50,31 @@ def _path(uri: str):
     return Path(uri)
 
 
-def save_artifact(model: ChurnModel, version: str) -> tuple[str, str]:
-    buffer = io.BytesIO()
-    pickle.dump(model, buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    data = buffer.getvalue()
+LIBRARIES = ("scikit-learn", "imbalanced-learn", "xgboost-cpu", "lightgbm", "numpy")
+
+
+def library_versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {name: version(name) for name in LIBRARIES}
+
+
+def save_artifact(model: ChurnModel, data_snapshot: dt.date) -> tuple[str, str, str]:
+    """(version, uri, sha256). The artifact is pickled with the library versions it needs."""
+    data = pickle.dumps({"libraries": library_versions(), "model": model}, protocol=pickle.HIGHEST_PROTOCOL)
+    sha256 = hashlib.sha256(data).hexdigest()
+    version = f"churn-{data_snapshot:%Y%m%d}-{sha256[:12]}"
     uri = f"{artifact_store().rstrip('/')}/churn/{version}.pkl"
     path = _path(uri)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    return uri, hashlib.sha256(data).hexdigest()
+    return version, uri, sha256
 
 
 def load_artifact(uri: str, sha256: str) -> ChurnModel:
+    store = artifact_store().rstrip("/") + "/"
+    if not uri.startswith(store):
+        raise ArtifactError(f"model artifact {uri} is outside the artifact store {store}: refusing to load it")
     path = _path(uri)
     try:
         data = path.read_bytes()
@@ -68,7 +86,13 @@ def load_artifact(uri: str, sha256: str) -> ChurnModel:
             f"model artifact {uri} has SHA-256 {actual[:12]}… but the registry recorded {sha256[:12]}…: "
             "it was altered or truncated; restore it or retrain"
         )
-    return pickle.loads(data)  # noqa: S301 - only artifacts whose hash the registry vouches for
+    saved = pickle.loads(data)  # noqa: S301 - from the store, with the hash the registry vouches for
+    if saved["libraries"] != library_versions():
+        raise ArtifactError(
+            f"model artifact {uri} was saved with {saved['libraries']} but this worker has {library_versions()}: "
+            "retrain with the installed versions, or install the ones it was saved with"
+        )
+    return saved["model"]
 
 
 def ensure_registry(warehouse: Warehouse) -> None:
@@ -82,7 +106,8 @@ def current_champion(warehouse: Warehouse) -> dict | None:
     return rows[0] if rows else None
 
 
-def decide(challenger: dict[str, float], champion: dict | None, margin: float) -> tuple[bool, str]:
+def decide(challenger: dict[str, float], champion: dict[str, float] | None, margin: float) -> tuple[bool, str]:
+    """`champion`: its version and its metrics, measured like the challenger's."""
     if champion is None:
         return True, "no champion yet: the first model becomes champion"
     worse = [
@@ -98,38 +123,73 @@ def decide(challenger: dict[str, float], champion: dict | None, margin: float) -
     )
 
 
-def register(warehouse: Warehouse, result: TrainingResult, data_snapshot: dt.date) -> dict:
-    """Save the artifact, decide champion or not, and record the run (one MERGE per row)."""
-    ensure_registry(warehouse)
-    trained_at = dt.datetime.now(dt.UTC)
-    draft_version = f"churn-{trained_at:%Y%m%dT%H%M%S}"
-    uri, sha256 = save_artifact(result.model, draft_version)
-    version = f"{draft_version}-{sha256[:8]}"
-    margin = float(os.environ.get("RETENTION_PROMOTION_MARGIN", "0.005"))
+def compare_on_same_rows(
+    warehouse: Warehouse, result: TrainingResult, frame: pd.DataFrame, data_snapshot: dt.date
+) -> tuple[dict[str, float], dict | None, str]:
+    """(challenger metrics, champion metrics, note), both measured on rows neither trained on:
+    - weeks newer than the champion's data: the champion's predictions there against the
+      challenger's out-of-fold predictions for the same rows;
+    - a retrain on the champion's own week: both models' cross-validated metrics;
+    - otherwise (older data): the recorded metrics, with a note that the rows differ."""
+    from retention.modeling.evaluation import metrics
+    from retention.modeling.features import LABEL
+
+    challenger = dict(result.headline)
     champion = current_champion(warehouse)
-    promote, reason = decide(result.headline, champion, margin)
+    if champion is None:
+        return challenger, None, ""
+    labelled = frame[frame[LABEL].notna()].reset_index(drop=True)
+    newer = (labelled["snapshot_date"] > champion["data_snapshot"]).to_numpy()
+    recorded = {"model_version": champion["model_version"], "pr_auc": champion["pr_auc"], "roc_auc": champion["roc_auc"]}
+    if newer.any():
+        try:
+            model = load_artifact(champion["artifact_uri"], champion["artifact_sha256"])
+        except ArtifactError as error:
+            return challenger, None, f"champion {champion['model_version']} cannot be evaluated ({error}); "
+        y = labelled.loc[newer, LABEL].astype(int).to_numpy()
+        theirs = metrics(y, model.predict_proba(labelled.loc[newer]))
+        ours = metrics(y, result.calibrated.oof[0][newer])
+        note = f"compared on {int(newer.sum())} rows newer than the champion's data; "
+        return ours, {"model_version": champion["model_version"], **theirs}, note
+    if champion["data_snapshot"] == data_snapshot:
+        return challenger, recorded, "compared by cross-validation on the same week; "
+    return challenger, recorded, "the champion was trained on newer data: compared on recorded metrics; "
+
+
+def register(warehouse: Warehouse, result: TrainingResult, data_snapshot: dt.date, frame: pd.DataFrame) -> dict:
+    """Save the artifact, compare with the champion on `frame` (the rows the challenger was
+    evaluated on), record the run, and make the winner the only champion."""
+    ensure_registry(warehouse)
+    version, uri, sha256 = save_artifact(result.model, data_snapshot)
+    margin = float(os.environ.get("RETENTION_PROMOTION_MARGIN", "0.005"))
+    challenger, champion, note = compare_on_same_rows(warehouse, result, frame, data_snapshot)
+    if champion and champion["model_version"] == version:
+        champion, note = None, "a retry of the run that made this champion; "
+    promote, reason = decide(challenger, champion, margin)
     row = {
         "model_version": version,
-        "trained_at": trained_at,
+        "trained_at": dt.datetime.now(dt.UTC),
         "data_snapshot": data_snapshot,
         "training_rows": result.rows,
         "features": json.dumps(result.model.features),
-        "parameters": json.dumps({"members": result.weights, "calibration": "platt"}),
+        "parameters": json.dumps({"members": result.weights, "calibration": "platt", "libraries": library_versions()}),
         "metrics": json.dumps({e.name: e.summary() for e in [result.calibrated, *result.evaluations]}),
         "roc_auc": result.headline["roc_auc"],
         "pr_auc": result.headline["pr_auc"],
         "artifact_uri": uri,
         "artifact_sha256": sha256,
         "status": "champion" if promote else "rejected",
-        "decision": reason,
+        "decision": note + reason,
     }
-    registry = warehouse.table_id("ml", "model_registry")
-    # New row first: a crash before the old champion is retired leaves two champions, and the
-    # newest one is used; the other order could leave none.
-    warehouse.replace_rows(registry, [row], {"model_version": version})
-    if promote and champion:
-        retired = {**champion, "status": "retired", "decision": f"{champion['decision']} | retired by {version}"}
-        warehouse.replace_rows(registry, [retired], {"model_version": champion["model_version"]})
+    warehouse.replace_rows(warehouse.table_id("ml", "model_registry"), [row], {"model_version": version})
+    if promote:
+        warehouse.run(
+            "UPDATE `{{ ml }}.model_registry` SET status = 'retired', "
+            "decision = CONCAT(decision, ' | retired by ', @version) "
+            "WHERE status = 'champion' AND model_version != @version",
+            {"version": version},
+            source="retire former champions",
+        )
     return row
 
 
