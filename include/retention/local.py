@@ -50,6 +50,9 @@ def input_environment() -> dict[str, str]:
 def airflow_environment(airflow_home: Path) -> dict[str, str]:
     """Airflow settings for local runs: project DAGs, no examples, sized for 2 cores."""
     return {
+        # `airflow standalone` starts its components as `airflow ...` from PATH: the project's
+        # virtual environment must come first even when it is not activated (make, CI).
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         "AIRFLOW_HOME": str(airflow_home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
