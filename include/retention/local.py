@@ -173,6 +173,10 @@ def _tables_with_dates(warehouse) -> list[tuple[str, str | None]]:
 
 def airflow_ui() -> int:
     """Start the local BigQuery and `airflow standalone` on the project's DAGs until Ctrl-C."""
+    import signal
+
+    # `kill` (SIGTERM) as well as Ctrl-C stops Airflow's processes and the emulator in order.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
     airflow_home = local_state_dir() / "airflow"
     with local_bigquery() as bq_env:
         env = {**os.environ, **airflow_environment(airflow_home), **bq_env, **input_environment()}
@@ -180,12 +184,35 @@ def airflow_ui() -> int:
             "Starting Airflow on http://127.0.0.1:8080 (user admin). The password is printed below and kept in "
             f"{airflow_home / 'simple_auth_manager_passwords.json.generated'}. Ctrl-C stops Airflow and the emulator."
         )
-        process = subprocess.Popen([str(Path(sys.executable).parent / "airflow"), "standalone"], env=env)
+        # Its own process group: stopping this command stops the scheduler, API server and
+        # workers `airflow standalone` starts, not only standalone itself.
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "airflow"), "standalone"], env=env, start_new_session=True
+        )
         try:
             return process.wait()
         except KeyboardInterrupt:
-            process.terminate()
-            return process.wait(timeout=60)
+            return 130
+        finally:
+            _stop_group(process)
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    import signal
+
+    for sig, grace in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+        try:  # standalone gone: give its children a moment, then make sure
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
 
 
 def backfill(dag_id: str, from_date: dt.date, to_date: dt.date) -> int:
