@@ -117,8 +117,19 @@ class LocalBigQuery:
         log.info("local BigQuery emulator listening on %s (data: %s)", self.host, self.data_dir or "in memory")
         return self
 
+    @property
+    def probe_url(self) -> str:
+        return f"{self.host}/bigquery/v2/projects/{self.project}/datasets"
+
+    def answers(self) -> bool:
+        """An emulator (this one, or one started elsewhere) answers on this port."""
+        try:
+            with urllib.request.urlopen(self.probe_url, timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
     def _wait_until_ready(self) -> None:
-        url = f"{self.host}/bigquery/v2/projects/{self.project}/datasets"
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
@@ -126,16 +137,12 @@ class LocalBigQuery:
                     f"the BigQuery emulator exited with code {self._process.returncode} while starting; "
                     f"last lines of {self.log_path}:\n{self.log_tail()}"
                 )
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
+            if self.answers():
+                return
             time.sleep(0.2)
         self.stop()
         raise EmulatorError(
-            f"the BigQuery emulator did not answer on {url} within {STARTUP_TIMEOUT_SECONDS}s; "
+            f"the BigQuery emulator did not answer on {self.probe_url} within {STARTUP_TIMEOUT_SECONDS}s; "
             f"see {self.log_path}:\n{self.log_tail()}"
         )
 

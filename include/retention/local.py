@@ -20,13 +20,11 @@ import logging
 import os
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from retention.config import LOCAL_PROJECT, PROJECT_ROOT, Settings
+from retention.config import LAYERS, PROJECT_ROOT, Settings
 from retention.emulator import LOCAL_STATE_DIR, LocalBigQuery
 
 log = logging.getLogger("retention.local")
@@ -66,21 +64,12 @@ def airflow_environment(airflow_home: Path) -> dict[str, str]:
     }
 
 
-def emulator_answers(port: int, project: str = LOCAL_PROJECT) -> bool:
-    try:
-        url = f"http://127.0.0.1:{port}/bigquery/v2/projects/{project}/datasets"
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
-
-
 @contextmanager
 def local_bigquery() -> Iterator[dict[str, str]]:
     """The persistent local BigQuery, reused if already running; yields its environment."""
     port = int(os.environ.get("RETENTION_EMULATOR_PORT", "9050"))
     emulator = LocalBigQuery(local_state_dir() / "bigquery" / "data", port=port)
-    if emulator_answers(port):
+    if emulator.answers():
         print(f"Using the local BigQuery already running on {emulator.host}")
         yield emulator.environment()
         return
@@ -160,7 +149,7 @@ def print_summary(dates: list[dt.date]) -> None:
 def _tables_with_dates(warehouse) -> list[tuple[str, str | None]]:
     """Every table of every layer, with the column it is partitioned by (if any)."""
     found = []
-    for layer in ("raw", "core", "ml", "outreach", "marts", "ops"):
+    for layer in LAYERS:
         dataset = warehouse.dataset_id(layer)
         for item in sorted(warehouse.client.list_tables(dataset), key=lambda t: t.table_id):
             if item.table_type != "TABLE" or item.table_id.startswith("_"):

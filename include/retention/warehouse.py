@@ -187,15 +187,6 @@ class Warehouse:
             dataset.location = self.settings.location
             self.client.create_dataset(dataset, exists_ok=True)
 
-    def table_exists(self, table_id: str) -> bool:
-        from google.api_core.exceptions import NotFound
-
-        try:
-            self.client.get_table(table_id)
-        except NotFound:
-            return False
-        return True
-
     def column_names(self, table_id: str) -> list[str]:
         return [field.name for field in self.client.get_table(table_id).schema]
 
@@ -243,7 +234,6 @@ class Warehouse:
             table.expires = dt.datetime.now(dt.UTC) + expires_after
             self.client.update_table(table, ["expires"])
         return int(job.output_rows or 0)
-
 
     def replace_rows(self, table_id: str, rows: Sequence[Mapping[str, Any]], match: Mapping[str, Any]) -> int:
         """Atomically replace the rows of `table_id` whose `match` columns equal the given values
