@@ -18,6 +18,7 @@ import argparse
 import datetime as dt
 import logging
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -162,10 +163,6 @@ def _tables_with_dates(warehouse) -> list[tuple[str, str | None]]:
 
 def airflow_ui() -> int:
     """Start the local BigQuery and `airflow standalone` on the project's DAGs until Ctrl-C."""
-    import signal
-
-    # `kill` (SIGTERM) as well as Ctrl-C stops Airflow's processes and the emulator in order.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
     airflow_home = local_state_dir() / "airflow"
     with local_bigquery() as bq_env:
         env = {**os.environ, **airflow_environment(airflow_home), **bq_env, **input_environment()}
@@ -187,8 +184,6 @@ def airflow_ui() -> int:
 
 
 def _stop_group(process: subprocess.Popen) -> None:
-    import signal
-
     for sig, grace in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
         try:
             os.killpg(process.pid, sig)
@@ -235,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     backfill_parser.add_argument("--to-date", type=dt.date.fromisoformat, required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    # `kill` (SIGTERM) as well as Ctrl-C unwinds normally, so the emulator and Airflow's
+    # processes this command started are stopped in order, never orphaned.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
     if args.command == "demo":
         return demo(args.weeks, monday_on_or_before(args.last_week))
     if args.command == "backfill":
