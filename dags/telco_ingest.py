@@ -49,7 +49,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
-from retention.assets import CORE_CONTACTS, CORE_CUSTOMERS
+from retention.assets import CORE_CONTACTS, CORE_CUSTOMERS, WEEK_EXTRA
 
 RETRY_DELAY = timedelta(seconds=int(os.environ.get("RETENTION_RETRY_DELAY_SECONDS", "300")))
 
@@ -102,7 +102,9 @@ def telco_ingest():
 
         with fail_fast_on_bad_data():
             week = dt.date.fromisoformat(landed["snapshot_date"])
-            return publish_customers(Warehouse.connect(), week, landed["load_id"])
+            published = publish_customers(Warehouse.connect(), week, landed["load_id"])
+        get_current_context()["outlet_events"][CORE_CUSTOMERS].extra = {WEEK_EXTRA: week.isoformat()}
+        return published
 
     # Contacts do not need this week's customers file, except when they are generated for its
     # customers (synthetic): so they run after land_snapshot whatever its outcome.
@@ -137,7 +139,9 @@ def telco_ingest():
 
         with fail_fast_on_bad_data():
             week = dt.date.fromisoformat(landed["snapshot_date"])
-            return publish_contacts(Warehouse.connect(), week, landed["load_id"])
+            published = publish_contacts(Warehouse.connect(), week, landed["load_id"])
+        get_current_context()["outlet_events"][CORE_CONTACTS].extra = {WEEK_EXTRA: week.isoformat()}
+        return published
 
     prepared = prepare_warehouse()
     snapshot = land_snapshot()

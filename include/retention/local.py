@@ -31,7 +31,7 @@ from retention.emulator import LOCAL_STATE_DIR, LocalBigQuery
 log = logging.getLogger("retention.local")
 
 # The DAGs of the weekly cycle, in the order one week flows through them.
-WEEKLY_CYCLE = ("telco_ingest",)
+WEEKLY_CYCLE = ("telco_ingest", "churn_weekly")
 
 
 def local_state_dir() -> Path:
@@ -39,10 +39,12 @@ def local_state_dir() -> Path:
 
 
 def input_environment() -> dict[str, str]:
-    """The weekly inputs of local runs: the synthetic history, unless configured otherwise."""
+    """The weekly inputs of local runs (the synthetic history, unless configured otherwise)
+    and where their model artifacts go."""
     return {
         "RETENTION_TELCO_SNAPSHOT_SOURCE": os.environ.get("RETENTION_TELCO_SNAPSHOT_SOURCE", "synthetic"),
         "RETENTION_CONTACTS_SOURCE": os.environ.get("RETENTION_CONTACTS_SOURCE", "synthetic"),
+        "RETENTION_ARTIFACT_STORE": os.environ.get("RETENTION_ARTIFACT_STORE", str(local_state_dir() / "artifacts")),
     }
 
 
@@ -119,6 +121,12 @@ def demo(weeks: int, last_week: dt.date) -> int:
                 print(" ok")
         os.environ.update(bq_env)
         print_summary(dates)
+        print_scores(dates)
+        from retention.marts.report import write_report
+        from retention.warehouse import Warehouse
+
+        report = write_report(Warehouse.connect(Settings.from_env()), local_state_dir() / "report" / "churn_report.html")
+        print(f"\nThe marketers' view, offline (open it in a browser): {report}")
     return 0
 
 
@@ -145,6 +153,29 @@ def print_summary(dates: list[dt.date]) -> None:
                 print(f"  {table_id.split('.', 1)[1]:<40} {row['week']!s:<12} {row['n']:>8,}")
         else:
             print(f"  {table_id.split('.', 1)[1]:<40} {'(all)':<12} {warehouse.count_rows(table_id):>8,}")
+
+
+def print_scores(dates: list[dt.date]) -> None:
+    from retention.warehouse import Warehouse
+
+    warehouse = Warehouse.connect(Settings.from_env())
+    rows = warehouse.rows(
+        "SELECT snapshot_date AS week, COUNT(*) AS customers, COUNTIF(at_risk) AS at_risk, "
+        "COUNTIF(newly_at_risk) AS newly, LOGICAL_AND(newly_at_risk IS NULL) AS baseline, "
+        "ANY_VALUE(model_version) AS model FROM `{{ ml }}.churn_scores` WHERE snapshot_date IN UNNEST(@weeks) "
+        "GROUP BY week ORDER BY week",
+        {"weeks": dates}, source="scores per week",
+    )
+    print("\nChurn scores (ml.churn_scores):")
+    print(f"  {'week':<12} {'customers':>9} {'at risk':>8} {'newly at risk':>14}  model")
+    for row in rows:
+        newly = "baseline" if row["baseline"] else f"{row['newly']:,}"
+        print(f"  {row['week']!s:<12} {row['customers']:>9,} {row['at_risk']:>8,} {newly:>14}  {row['model']}")
+    for row in warehouse.rows(
+        "SELECT model_version, status, roc_auc, pr_auc, decision FROM `{{ ml }}.model_registry` ORDER BY trained_at"
+    ):
+        print(f"  model {row['model_version']}: {row['status']}, cross-validated ROC AUC {row['roc_auc']:.3f}, "
+              f"PR AUC {row['pr_auc']:.3f} ({row['decision']})")
 
 
 def _tables_with_dates(warehouse) -> list[tuple[str, str | None]]:

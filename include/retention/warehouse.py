@@ -33,7 +33,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,7 @@ from retention.config import LAYERS, SQL_DIR, Settings
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
     from google.cloud import bigquery
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,21 @@ class Warehouse:
         # Through Arrow: RowIterator.to_dataframe is deprecated, and pandas_gbq.read_gbq hides failures.
         return self.run(sql, params, source=source).to_arrow(create_bqstorage_client=False).to_pandas()
 
+    def arrow_chunks(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, chunk_rows: int, source: str = "<inline SQL>"
+    ) -> Iterator[pa.Table]:
+        """The result in pages of at most `chunk_rows` rows: memory stays the same whatever the
+        result's size (on real BigQuery, with the Storage Read API if the worker may use it)."""
+        from google.cloud import bigquery
+
+        config = bigquery.QueryJobConfig(query_parameters=[_parameter(k, v) for k, v in (params or {}).items()])
+        job = self.client.query(self.render(sql, source=source), job_config=config)
+        try:
+            rows = job.result(page_size=chunk_rows)
+        except Exception as error:
+            raise WarehouseError(f"BigQuery rejected {source}: {error}") from error
+        yield from rows.to_arrow_iterable(bqstorage_client=None)
+
     # -- structure -----------------------------------------------------------------------
 
     def ensure_datasets(self, layers: Sequence[str] = LAYERS) -> None:
@@ -233,6 +249,31 @@ class Warehouse:
             table = self.client.get_table(table_id)
             table.expires = dt.datetime.now(dt.UTC) + expires_after
             self.client.update_table(table, ["expires"])
+        return int(job.output_rows or 0)
+
+    def load_arrow(
+        self, table_id: str, table: pa.Table, schema: Sequence[bigquery.SchemaField], *, append: bool
+    ) -> int:
+        """Load an Arrow table as Parquet (typed, compact, fast) through a resumable upload;
+        `append=False` replaces the table."""
+        import pyarrow.parquet as pq
+        from google.api_core import exceptions
+        from google.cloud import bigquery
+
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer)
+        buffer.seek(0)
+        config = bigquery.LoadJobConfig(
+            source_format=bigquery.SourceFormat.PARQUET,
+            schema=list(schema),
+            write_disposition=bigquery.WriteDisposition.WRITE_APPEND if append else bigquery.WriteDisposition.WRITE_TRUNCATE,
+            create_disposition=bigquery.CreateDisposition.CREATE_IF_NEEDED,
+        )
+        try:
+            job = self.client.load_table_from_file(buffer, table_id, job_config=config, size=None, rewind=True)
+            job.result()
+        except exceptions.GoogleAPICallError as error:
+            raise WarehouseError(f"BigQuery refused the load into {table_id}: {error.message}") from error
         return int(job.output_rows or 0)
 
     def replace_rows(self, table_id: str, rows: Sequence[Mapping[str, Any]], match: Mapping[str, Any]) -> int:

@@ -8,7 +8,7 @@ import pytest
 
 from retention.config import PROJECT_ROOT
 
-EXPECTED_DAGS = {"telco_ingest"}
+EXPECTED_DAGS = {"telco_ingest", "churn_weekly"}
 
 
 class NetworkAtParseTime(RuntimeError):
@@ -51,3 +51,15 @@ def test_dag_is_documented_owned_tagged_and_retried(dagbag, dag_id):
     for task in dag.tasks:
         assert task.owner not in ("", "airflow"), f"{dag_id}.{task.task_id} has no owner"
         assert task.retries >= 2, f"{dag_id}.{task.task_id} retries {task.retries}"
+
+
+def test_churn_weekly_runs_on_published_customers_and_scores_apart_from_training(dagbag):
+    dag = dagbag.dags["churn_weekly"]
+    assert "core.customers" in str(dag.timetable.asset_condition)
+    order = ["build_features", "train_challenger", "promote_or_keep_champion", "score_customers", "publish_scores",
+             "refresh_marts"]
+    assert [t for t in order if t in dag.task_ids] == order
+    for upstream, downstream in zip(order, order[1:], strict=False):
+        assert upstream in dag.get_task(downstream).upstream_task_ids or downstream == "score_customers"
+    assert {"build_features", "promote_or_keep_champion"} <= dag.get_task("score_customers").upstream_task_ids
+    assert [o.name for o in dag.get_task("publish_scores").outlets] == ["ml.churn_scores"]

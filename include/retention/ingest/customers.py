@@ -32,7 +32,7 @@ def ensure_tables(warehouse: Warehouse) -> None:
 
     warehouse.ensure_datasets()
     for ddl in (*TABLE_DDL, *CONTACTS_DDL, *records.TABLE_DDL):
-        warehouse.run_file(ddl)
+        warehouse.run_file(ddl, identifiers={"core_table": CUSTOMERS.core_table})
 
 
 def snapshot_uri(location: str, snapshot_date: dt.date) -> str:

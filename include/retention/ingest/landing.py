@@ -152,6 +152,7 @@ def publish_validated(warehouse: Warehouse, source: Source, snapshot_date: dt.da
     warehouse.run_file(
         source.publish_sql,
         {"snapshot_date": snapshot_date, "load_id": load_id, "published_at": dt.datetime.now(dt.UTC)},
+        identifiers={"core_table": source.core_table},
     )
     published = warehouse.count_rows(
         warehouse.table_id("core", source.core_table), "snapshot_date = @d", {"d": snapshot_date}

@@ -62,3 +62,14 @@ def evaluate_cltv(frame: pd.DataFrame, n_splits: int = 5, seed: int = 0) -> dict
                for stat in ("mean", "std")}
         for name, rows in scores.items()
     }
+
+
+MIN_CLTV_ROWS = 200
+
+
+def fit_cltv(frame: pd.DataFrame, seed: int = 0):
+    """The CLTV regressor fitted on every row with a CLTV, or None if there are too few."""
+    labelled = frame[frame[TARGET].notna()] if TARGET in frame else frame.iloc[:0]
+    if len(labelled) < MIN_CLTV_ROWS:
+        return None
+    return _regressor(seed).fit(model_inputs(labelled, FEATURES), labelled[TARGET].astype(float).to_numpy())

@@ -110,9 +110,13 @@ def model_inputs(frame: pd.DataFrame, features: list[str] = FEATURES) -> pd.Data
     return inputs
 
 
-def build_features(warehouse: Warehouse, snapshot_date: dt.date) -> int:
+def build_features(warehouse: Warehouse, snapshot_date: dt.date, core_table: str = "customers") -> int:
+    """Replace the week in ml.churn_features from `core.<core_table>` (`reference_customers`
+    for the labelled IBM export)."""
     warehouse.run_file("ml/churn_features/create.sql")
-    warehouse.run_file("ml/churn_features/publish.sql", {"snapshot_date": snapshot_date})
+    warehouse.run_file(
+        "ml/churn_features/publish.sql", {"snapshot_date": snapshot_date}, identifiers={"core_table": core_table}
+    )
     return warehouse.count_rows(warehouse.table_id("ml", "churn_features"), "snapshot_date = @d", {"d": snapshot_date})
 
 

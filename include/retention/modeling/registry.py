@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import json
 import os
 import pickle
@@ -65,19 +64,23 @@ def save_artifact(model: ChurnModel, data_snapshot: dt.date) -> tuple[str, str, 
     sha256 = hashlib.sha256(data).hexdigest()
     version = f"churn-{data_snapshot:%Y%m%d}-{sha256[:12]}"
     uri = f"{artifact_store().rstrip('/')}/churn/{version}.pkl"
-    path = _path(uri)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    write_bytes(uri, data)
     return version, uri, sha256
 
 
-def load_artifact(uri: str, sha256: str) -> ChurnModel:
+def write_bytes(uri: str, data: bytes) -> None:
+    path = _path(uri)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def read_verified(uri: str, sha256: str) -> bytes:
+    """The bytes at `uri`, inside the artifact store, with the SHA-256 that was recorded."""
     store = artifact_store().rstrip("/") + "/"
     if not uri.startswith(store):
         raise ArtifactError(f"model artifact {uri} is outside the artifact store {store}: refusing to load it")
-    path = _path(uri)
     try:
-        data = path.read_bytes()
+        data = _path(uri).read_bytes()
     except FileNotFoundError:
         raise ArtifactError(f"model artifact {uri} is missing: restore it or retrain; scoring will not guess") from None
     actual = hashlib.sha256(data).hexdigest()
@@ -86,7 +89,11 @@ def load_artifact(uri: str, sha256: str) -> ChurnModel:
             f"model artifact {uri} has SHA-256 {actual[:12]}… but the registry recorded {sha256[:12]}…: "
             "it was altered or truncated; restore it or retrain"
         )
-    saved = pickle.loads(data)  # noqa: S301 - from the store, with the hash the registry vouches for
+    return data
+
+
+def load_artifact(uri: str, sha256: str) -> ChurnModel:
+    saved = pickle.loads(read_verified(uri, sha256))  # noqa: S301 - from the store, with the hash the registry vouches for
     if saved["libraries"] != library_versions():
         raise ArtifactError(
             f"model artifact {uri} was saved with {saved['libraries']} but this worker has {library_versions()}: "
@@ -156,7 +163,10 @@ def compare_on_same_rows(
     return challenger, recorded, "the champion was trained on newer data: compared on recorded metrics; "
 
 
-def register(warehouse: Warehouse, result: TrainingResult, data_snapshot: dt.date, frame: pd.DataFrame) -> dict:
+def register(
+    warehouse: Warehouse, result: TrainingResult, data_snapshot: dt.date, frame: pd.DataFrame,
+    extra_parameters: dict | None = None,
+) -> dict:
     """Save the artifact, compare with the champion on `frame` (the rows the challenger was
     evaluated on), record the run, and make the winner the only champion."""
     ensure_registry(warehouse)
@@ -172,7 +182,10 @@ def register(warehouse: Warehouse, result: TrainingResult, data_snapshot: dt.dat
         "data_snapshot": data_snapshot,
         "training_rows": result.rows,
         "features": json.dumps(result.model.features),
-        "parameters": json.dumps({"members": result.weights, "calibration": "platt", "libraries": library_versions()}),
+        "parameters": json.dumps({
+            "members": result.weights, "calibration": "platt", "libraries": library_versions(),
+            **(extra_parameters or {}),
+        }),
         "metrics": json.dumps({e.name: e.summary() for e in [result.calibrated, *result.evaluations]}),
         "roc_auc": result.headline["roc_auc"],
         "pr_auc": result.headline["pr_auc"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -27,11 +28,36 @@ class ChurnModel:
     members: list[tuple[str, object, float]]
     """(candidate name, fitted pipeline, weight)."""
     calibrator: object
+    explainer: object | None = None
+    """Tree members that give each score its reasons (retention.modeling.explain)."""
+    segmenter: object | None = None
+    """Behaviour segments fitted on the training rows (retention.modeling.segments)."""
+    cltv: object | None = None
+    """CLTV regressor (retention.modeling.cltv), None when the training rows have no CLTV."""
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        inputs = model_inputs(frame, self.features)
-        blended = sum(weight * pipeline.predict_proba(inputs)[:, 1] for _, pipeline, weight in self.members)
+        return self.predict_inputs(model_inputs(frame, self.features))
+
+    def predict_inputs(self, inputs: pd.DataFrame) -> np.ndarray:
+        """Calibrated probabilities for rows already through `model_inputs`. Members whose
+        preparation is the same (every tree model: impute + one-hot, fitted on the same rows)
+        share one transformation: it costs as much as a tree model's prediction."""
+        transformed: dict[str, np.ndarray] = {}
+        blended = np.zeros(len(inputs))
+        for _, pipeline, weight in self.members:
+            prepare = pipeline.named_steps["prepare"]
+            key = _preparation_key(prepare)
+            if key not in transformed:
+                transformed[key] = prepare.transform(inputs)
+            blended += weight * pipeline.named_steps["model"].predict_proba(transformed[key])[:, 1]
         return self.calibrator.predict(blended)
+
+    def use_threads(self, threads: int) -> None:
+        """How many threads each member predicts with (the worker's share of its cores)."""
+        for _, pipeline, _ in self.members:
+            model = pipeline.named_steps["model"]
+            if "n_jobs" in model.get_params():
+                model.set_params(n_jobs=threads)
 
 
 @dataclass
@@ -105,12 +131,37 @@ def train(
     before, ece_before = reliability(ensemble.oof[0], y)
     after, ece_after = reliability(calibrated.oof[0], y)
     weight_map = {m.name: float(w) for m, w in zip(members, weights, strict=True)}
+    explainer = _explainer(fitted, candidates, X, y, seeds[0])
+    from retention.modeling.cltv import fit_cltv
+    from retention.modeling.segments import Segmenter
+
+    segmenter = Segmenter(k=int(os.environ.get("RETENTION_SEGMENTS", "5")), seed=seeds[0]).fit(labelled)
+    cltv = fit_cltv(labelled, seeds[0])
     notes = []
+    if cltv is None:
+        notes.append("no CLTV in the training rows: predicted CLTV is left empty")
     if max(weights) > 0.99:
         notes.append(f"the ensemble put all its weight on {members[int(np.argmax(weights))].name}")
     return TrainingResult(
-        model=ChurnModel(list(features), fitted, calibrator),
+        model=ChurnModel(list(features), fitted, calibrator, explainer, segmenter, cltv),
         evaluations=evaluations, ensemble=ensemble, calibrated=calibrated, reference=reference, weights=weight_map,
         reliability_before=before, reliability_after=after, ece_before=ece_before, ece_after=ece_after,
         single_feature_auc=aucs, rows=len(labelled), seconds=time.perf_counter() - started, notes=notes,
     )
+
+
+def _explainer(fitted, candidates, X: pd.DataFrame, y: np.ndarray, seed: int):
+    """Reasons come from the ensemble's tree members; if it weighs none, from the best tree
+    candidate fitted for that purpose only (it does not change any score)."""
+    from retention.modeling.explain import TREE_MODELS, Explainer
+
+    if any(name.split("+")[0] in TREE_MODELS and weight > 0 for name, _, weight in fitted):
+        return Explainer(fitted, list(X.columns))
+    tree = next((c for c in candidates if c.model in TREE_MODELS), Candidate("lightgbm", "none"))
+    pipeline = build_pipeline(tree, seed, float(y.mean())).fit(X, y)
+    return Explainer([(tree.name, pipeline, 1.0)], list(X.columns))
+
+
+def _preparation_key(prepare) -> str:
+    """Equal for preparations configured alike (they were all fitted on the same rows)."""
+    return repr([(name, repr(step)) for name, step, _ in prepare.transformers])

@@ -1,7 +1,8 @@
 -- core.customers: one typed, cleaned row per customer per weekly snapshot (history kept).
+-- The same shape holds core.reference_customers, the labelled IBM export (cold-start training).
 -- Published by telco_ingest.publish_customers from raw.telco_customer_snapshots.
 -- Columns marked LABEL or REFERENCE are never model features (see README, "Leaking columns").
-CREATE TABLE IF NOT EXISTS `{{ core }}.customers` (
+CREATE TABLE IF NOT EXISTS `{{ core }}.{{ core_table }}` (
   snapshot_date DATE NOT NULL OPTIONS(description = 'Week of the snapshot.'),
   customer_id STRING NOT NULL OPTIONS(description = 'Customer id as in the source (IBM customerID).'),
   gender STRING,

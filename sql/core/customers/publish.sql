@@ -1,7 +1,7 @@
--- Publish one validated week to core.customers: the typed rows of the landed file, less the
+-- Publish one validated week to core.customers (or core.reference_customers, {{ core_table }}): the typed rows of the landed file, less the
 -- rows validation quarantined, replace the week's partition in one statement.
 -- Parameters: @snapshot_date, @load_id (the file landed and validated by this run), @published_at.
-MERGE `{{ core }}.customers` AS target
+MERGE `{{ core }}.{{ core_table }}` AS target
 USING (
   SELECT
     typed.snapshot_date,

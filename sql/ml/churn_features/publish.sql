@@ -1,4 +1,5 @@
--- Build one week of ml.churn_features from core.customers, replacing the week.
+-- Build one week of ml.churn_features from core.customers, replacing the week (from
+-- core.reference_customers for the labelled IBM export; {{ core_table }} names which).
 -- Parameter: @snapshot_date. No column that is the label, is known only after churn, or is
 -- another model's output becomes a feature (README, "Leaking columns").
 MERGE `{{ ml }}.churn_features` AS target
@@ -20,7 +21,7 @@ USING (
     churned AS churn_label,
     ibm_churn_score,
     ibm_cltv
-  FROM `{{ core }}.customers`
+  FROM `{{ core }}.{{ core_table }}`
   WHERE snapshot_date = @snapshot_date
 ) AS built
 ON FALSE

@@ -1,0 +1,1 @@
+"""The tables marketers read: views in the `marts` dataset over the scored weeks."""

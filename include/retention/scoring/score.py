@@ -1,0 +1,205 @@
+"""Score every active customer of a week with the champion, in chunks, and publish the week.
+
+Two steps, two tasks. `score_week` reads the week's features from the warehouse a chunk at a
+time (memory does not grow with the customer count), scores each chunk in the worker
+(calibrated probability, reasons, segment, CLTV, revenue at risk) and appends it to a
+staging table of that week, replaced on every attempt. `publish_scores` then does what needs
+the whole week at once, in the warehouse: rank and percentile, risk band, and whether a
+customer is newly at risk compared with the last scored week; one MERGE replaces the week.
+
+Risk bands (environment, documented in the README): `high` from
+`RETENTION_AT_RISK_THRESHOLD` (default 0.5: more likely to leave than not, "at risk"),
+`medium` from `RETENTION_WATCH_THRESHOLD` (default 0.3), `low` below. Reasons are worked out
+for customers in the medium and high bands only: they are what a marketer acts on, and the
+SHAP computation costs more than all the rest of scoring.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from retention.modeling.cltv import revenue_at_risk
+from retention.modeling.features import model_inputs
+
+if TYPE_CHECKING:
+    from retention.modeling.train import ChurnModel
+    from retention.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+REASONS = ("reason_1", "reason_2", "reason_3")
+
+
+@dataclass(frozen=True)
+class RiskBands:
+    watch: float
+    """Probability from which a customer is in the `medium` band (and gets reasons)."""
+    at_risk: float
+    """Probability from which a customer is `high` risk, that is, at risk."""
+
+    @classmethod
+    def from_env(cls) -> RiskBands:
+        bands = cls(
+            watch=float(os.environ.get("RETENTION_WATCH_THRESHOLD", "0.3")),
+            at_risk=float(os.environ.get("RETENTION_AT_RISK_THRESHOLD", "0.5")),
+        )
+        if not 0 < bands.watch <= bands.at_risk < 1:
+            raise ValueError(
+                f"risk thresholds must satisfy 0 < RETENTION_WATCH_THRESHOLD ({bands.watch}) <= "
+                f"RETENTION_AT_RISK_THRESHOLD ({bands.at_risk}) < 1"
+            )
+        return bands
+
+
+def staging_schema():
+    from google.cloud import bigquery
+
+    return [
+        bigquery.SchemaField("snapshot_date", "DATE"),
+        bigquery.SchemaField("customer_id", "STRING"),
+        bigquery.SchemaField("model_version", "STRING"),
+        bigquery.SchemaField("churn_probability", "FLOAT64"),
+        *(bigquery.SchemaField(name, "STRING") for name in REASONS),
+        bigquery.SchemaField("segment", "INT64"),
+        bigquery.SchemaField("segment_name", "STRING"),
+        bigquery.SchemaField("predicted_cltv", "FLOAT64"),
+        bigquery.SchemaField("monthly_charges", "FLOAT64"),
+        bigquery.SchemaField("monthly_revenue_at_risk", "FLOAT64"),
+    ]
+
+
+def score_frame(model: ChurnModel, frame: pd.DataFrame, bands: RiskBands, model_version: str) -> pd.DataFrame:
+    """The worker's part of scoring, for one chunk of ml.churn_features rows."""
+    inputs = model_inputs(frame, model.features)
+    probability = model.predict_inputs(inputs)
+    scored = pd.DataFrame({
+        "snapshot_date": frame["snapshot_date"].to_numpy(),
+        "customer_id": frame["customer_id"].to_numpy(),
+        "model_version": model_version,
+        "churn_probability": probability,
+    })
+    explained = probability >= bands.watch
+    for name in REASONS:
+        scored[name] = pd.Series([None] * len(frame), dtype=object)
+    if explained.any():
+        reasons = model.explainer.reasons(inputs.loc[explained])
+        for name in REASONS:
+            scored.loc[explained, name] = reasons[name].to_numpy()
+    numbers, names = model.segmenter.predict(frame)
+    scored["segment"] = numbers
+    scored["segment_name"] = names
+    scored["predicted_cltv"] = model.cltv.predict(inputs) if model.cltv is not None else np.nan
+    charges = frame["monthly_charges"].astype("Float64").astype(float).to_numpy()
+    scored["monthly_charges"] = charges
+    scored["monthly_revenue_at_risk"] = revenue_at_risk(probability, charges)
+    return scored
+
+
+def staging_table(snapshot_date: dt.date) -> str:
+    return f"_churn_scores_staging_{snapshot_date:%Y%m%d}"
+
+
+def score_week(
+    warehouse: Warehouse, snapshot_date: dt.date, *, chunk_rows: int | None = None, bands: RiskBands | None = None
+) -> dict:
+    """Score the week's customers with the champion into the week's staging table."""
+    import pyarrow as pa
+
+    from retention.modeling.registry import load_champion
+
+    bands = bands or RiskBands.from_env()
+    chunk_rows = chunk_rows or int(os.environ.get("RETENTION_SCORING_CHUNK_ROWS", "50000"))
+    champion, model = load_champion(warehouse)
+    model.use_threads(int(os.environ.get("RETENTION_SCORING_THREADS", "1")))
+    staging_id = warehouse.table_id("ml", staging_table(snapshot_date))
+    schema = staging_schema()
+    arrow_schema = _arrow_schema(schema)
+    rows = chunks = 0
+    seconds_scoring = 0.0
+    started = time.perf_counter()
+    for chunk in warehouse.arrow_chunks(
+        "SELECT * FROM `{{ ml }}.churn_features` WHERE snapshot_date = @snapshot_date",
+        {"snapshot_date": snapshot_date}, chunk_rows=chunk_rows, source="ml.churn_features (scoring)",
+    ):
+        if chunk.num_rows == 0:
+            continue
+        began = time.perf_counter()
+        scored = score_frame(model, chunk.to_pandas(), bands, champion["model_version"])
+        seconds_scoring += time.perf_counter() - began
+        table = pa.Table.from_pandas(scored, schema=arrow_schema, preserve_index=False)
+        # The first chunk replaces whatever an earlier attempt left; the others append.
+        warehouse.load_arrow(staging_id, table, schema, append=chunks > 0)
+        rows += chunk.num_rows
+        chunks += 1
+    if rows == 0:
+        raise RuntimeError(
+            f"ml.churn_features has no rows for {snapshot_date}: nothing to score. Run build_features for "
+            "that week (it needs core.customers published for it) and retry"
+        )
+    summary = {
+        "snapshot_date": snapshot_date.isoformat(), "model_version": champion["model_version"], "rows": rows,
+        "chunks": chunks, "seconds_scoring": round(seconds_scoring, 2),
+        "seconds_total": round(time.perf_counter() - started, 2), "staging_table": staging_id,
+    }
+    log.info("scored %s", summary)
+    return summary
+
+
+def _arrow_schema(schema) -> pa.Schema:
+    import pyarrow as pa
+
+    kinds = {"DATE": pa.date32(), "STRING": pa.string(), "FLOAT64": pa.float64(), "INT64": pa.int64()}
+    return pa.schema([pa.field(field.name, kinds[field.field_type]) for field in schema])
+
+
+def ensure_scores_table(warehouse: Warehouse) -> None:
+    warehouse.run_file("ml/churn_scores/create.sql")
+
+
+def publish_scores(warehouse: Warehouse, snapshot_date: dt.date, bands: RiskBands | None = None) -> dict:
+    """Replace the week in ml.churn_scores from its staging table; then bring `newly_at_risk`
+    of the next scored week (if a backfill just filled the week before it) up to date."""
+    bands = bands or RiskBands.from_env()
+    ensure_scores_table(warehouse)
+    from google.api_core.exceptions import NotFound
+
+    staging = staging_table(snapshot_date)
+    try:
+        warehouse.client.get_table(warehouse.table_id("ml", staging))
+    except NotFound:
+        raise RuntimeError(
+            f"no staged scores for {snapshot_date} (ml.{staging}): clear and re-run score_customers first"
+        ) from None
+    params = {"snapshot_date": snapshot_date, "watch": bands.watch, "at_risk": bands.at_risk,
+              "scored_at": dt.datetime.now(dt.UTC)}
+    warehouse.run_file("ml/churn_scores/publish.sql", params, identifiers={"staging": staging})
+    compare_with_previous_week(warehouse, snapshot_date)
+    later = warehouse.rows(
+        "SELECT MIN(snapshot_date) AS week FROM `{{ ml }}.churn_scores` WHERE snapshot_date > @snapshot_date",
+        {"snapshot_date": snapshot_date}, source="next scored week",
+    )[0]["week"]
+    if later is not None:
+        compare_with_previous_week(warehouse, later)
+    rows = warehouse.rows(
+        "SELECT COUNT(*) AS customers, COUNTIF(at_risk) AS at_risk, COUNTIF(newly_at_risk) AS newly_at_risk, "
+        "ANY_VALUE(previous_scored_week) AS previous_scored_week, ANY_VALUE(model_version) AS model_version "
+        "FROM `{{ ml }}.churn_scores` WHERE snapshot_date = @snapshot_date",
+        {"snapshot_date": snapshot_date}, source="published scores",
+    )[0]
+    summary = {"snapshot_date": snapshot_date.isoformat(), **rows,
+               "previous_scored_week": str(rows["previous_scored_week"] or "none (first scored week)"),
+               "refreshed_next_week": str(later) if later else None}
+    log.info("published %s", summary)
+    return summary
+
+
+def compare_with_previous_week(warehouse: Warehouse, snapshot_date: dt.date) -> None:
+    warehouse.run_file("ml/churn_scores/newly_at_risk.sql", {"snapshot_date": snapshot_date})

@@ -1,0 +1,50 @@
+-- marts.risk_by_segment_week: churn risk and observed churn by week, segment and age band.
+-- Observed churn: customers of the week who are absent from the next published week (known
+-- once that week is published; empty for the latest week).
+CREATE OR REPLACE VIEW `{{ marts }}.risk_by_segment_week`
+OPTIONS (description = 'Risk and observed weekly churn by week, segment and age band.')
+AS
+WITH weeks AS (
+  SELECT DISTINCT published.snapshot_date FROM `{{ core }}.customers` AS published
+),
+scored AS (
+  SELECT
+    scores.snapshot_date,
+    scores.customer_id,
+    scores.segment,
+    scores.segment_name,
+    scores.churn_probability,
+    scores.at_risk,
+    scores.newly_at_risk,
+    scores.monthly_revenue_at_risk,
+    CASE
+      WHEN customers.age IS NULL THEN 'unknown'
+      WHEN customers.age < 35 THEN '19-34'
+      WHEN customers.age < 50 THEN '35-49'
+      WHEN customers.age < 65 THEN '50-64'
+      ELSE '65+'
+    END AS age_band,
+    next_week.snapshot_date IS NOT NULL AS next_week_known,
+    later.customer_id IS NULL AS left_by_next_week
+  FROM `{{ ml }}.churn_scores` AS scores
+  JOIN `{{ core }}.customers` AS customers
+    ON customers.snapshot_date = scores.snapshot_date AND customers.customer_id = scores.customer_id
+  LEFT JOIN weeks AS next_week
+    ON next_week.snapshot_date = DATE_ADD(scores.snapshot_date, INTERVAL 7 DAY)
+  LEFT JOIN `{{ core }}.customers` AS later
+    ON later.snapshot_date = DATE_ADD(scores.snapshot_date, INTERVAL 7 DAY) AND later.customer_id = scores.customer_id
+)
+SELECT
+  scored.snapshot_date AS week,
+  scored.segment,
+  scored.segment_name,
+  scored.age_band,
+  COUNT(*) AS customers,
+  COUNTIF(scored.at_risk) AS at_risk_customers,
+  COUNTIF(scored.newly_at_risk) AS newly_at_risk_customers,
+  AVG(scored.churn_probability) AS average_churn_probability,
+  SUM(scored.monthly_revenue_at_risk) AS monthly_revenue_at_risk,
+  IF(LOGICAL_AND(scored.next_week_known), COUNTIF(scored.left_by_next_week), NULL) AS left_by_next_week,
+  IF(LOGICAL_AND(scored.next_week_known), COUNTIF(scored.left_by_next_week) / COUNT(*), NULL) AS weekly_churn_rate
+FROM scored
+GROUP BY scored.snapshot_date, scored.segment, scored.segment_name, scored.age_band
