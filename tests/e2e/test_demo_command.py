@@ -41,6 +41,12 @@ def test_two_weeks_run_in_order_and_a_rerun_changes_nothing(tmp_path):
         weeks = re.findall(rf"{re.escape(table)}\s+(2026-11-\d\d)\s+([\d,]+)", summary)
         assert [week for week, _ in weeks] == ["2026-11-16", "2026-11-23"], table
     assert re.search(r"core\.customers\s+2026-11-23\s+7,7\d\d", summary)
+    # churn_weekly scored both weeks: the first is the baseline, the second counts who is newly at risk.
+    scores = dict(re.findall(r"^  (2026-11-\d\d)\s+[\d,]+\s+[\d,]+\s+(\S+)\s+churn-", summary, re.MULTILINE))
+    assert scores["2026-11-16"] == "baseline" and int(scores["2026-11-23"].replace(",", "")) > 0, scores
+    assert re.search(r"model churn-20251229-\w+: champion", summary)
+    report = tmp_path / "local" / "report" / "churn_report.html"
+    assert report.is_file() and "Senior watch list" in report.read_text(encoding="utf-8")
 
     again = _demo(tmp_path, port)
     assert again[again.index("What the weekly cycle wrote"):] == summary

@@ -139,6 +139,11 @@ def score_week(
         warehouse.load_arrow(staging_id, table, schema, append=chunks > 0)
         rows += chunk.num_rows
         chunks += 1
+    if rows:
+        # Kept for publish_scores and its retries, not for ever (the emulator ignores expirations).
+        table = warehouse.client.get_table(staging_id)
+        table.expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=14)
+        warehouse.client.update_table(table, ["expires"])
     if rows == 0:
         raise RuntimeError(
             f"ml.churn_features has no rows for {snapshot_date}: nothing to score. Run build_features for "
