@@ -2,7 +2,9 @@
 ### churn_weekly: train, promote or keep, score every customer, publish the marts
 
 **Runs** when `telco_ingest` publishes a week (Asset `core.customers`) and handles that week
-(the event's `snapshot_date`; a manual run takes `{"snapshot_date": "YYYY-MM-DD"}` as conf).
+(the event's `snapshot_date`; every week named by the events, oldest first, when a backfill's
+events arrive together; a manual run takes `{"snapshot_date": "YYYY-MM-DD"}` as conf). Only the
+latest published week retrains: a backfilled older week is scored by the current champion.
 
 **Steps**, one task each, so a failed step is retried alone:
 1. `build_features`: `ml.churn_features` for the week, from `core.customers`.
@@ -30,7 +32,8 @@ is skipped, so a re-run never adds a registry row.
 - `score_customers`: *ArtifactError* (artifact missing, altered, or saved with other library
   versions): restore the file named in the message or clear `train_challenger` to retrain;
   scoring never falls back to another model. Anything else: *Clear* `score_customers` only.
-- `publish_scores`: *no staged scores*: *Clear* from `score_customers`.
+- `publish_scores`: *no staged scores* or *holds N scored rows but score_customers staged M*
+  (a partial attempt): *Clear* from `score_customers`.
 Until `publish_scores` succeeds, `ml.churn_scores` and the marts keep the last published week.
 """
 
@@ -47,10 +50,10 @@ from retention.assets import CHURN_SCORES, CORE_CUSTOMERS, WEEK_EXTRA
 RETRY_DELAY = timedelta(seconds=int(os.environ.get("RETENTION_RETRY_DELAY_SECONDS", "300")))
 
 
-def _week():
-    from retention.schedule import triggered_snapshot_date
+def _weeks():
+    from retention.schedule import triggered_snapshot_dates
 
-    return triggered_snapshot_date(get_current_context())
+    return triggered_snapshot_dates(get_current_context())
 
 
 @dag(
@@ -68,11 +71,12 @@ def churn_weekly():
         from retention.modeling.features import build_features
         from retention.warehouse import Warehouse
 
-        week = _week()
-        rows = build_features(Warehouse.connect(), week)
-        if rows == 0:
-            raise RuntimeError(f"core.customers has no rows for {week}: run telco_ingest for that week first")
-        return {"snapshot_date": week.isoformat(), "rows": rows}
+        warehouse, rows = Warehouse.connect(), {}
+        for week in _weeks():
+            rows[week.isoformat()] = build_features(warehouse, week)
+            if rows[week.isoformat()] == 0:
+                raise RuntimeError(f"core.customers has no rows for {week}: run telco_ingest for that week first")
+        return {"weeks": sorted(rows), "rows": rows}
 
     @task
     def train_challenger(features: dict) -> dict:
@@ -83,7 +87,7 @@ def churn_weekly():
         from retention.warehouse import Warehouse
 
         try:
-            return train_challenger(Warehouse.connect(), dt.date.fromisoformat(features["snapshot_date"]))
+            return train_challenger(Warehouse.connect(), dt.date.fromisoformat(features["weeks"][-1]))
         except LeakageError as error:
             from airflow.sdk.exceptions import AirflowFailException
 
@@ -97,24 +101,29 @@ def churn_weekly():
         return promote_or_keep(Warehouse.connect(), trained)
 
     @task
-    def score_customers(features: dict, champion: dict) -> dict:
+    def score_customers(features: dict, champion: dict) -> list[dict]:
         import datetime as dt
 
         from retention.scoring.score import score_week
         from retention.warehouse import Warehouse
 
-        return score_week(Warehouse.connect(), dt.date.fromisoformat(features["snapshot_date"]))
+        warehouse = Warehouse.connect()
+        return [score_week(warehouse, dt.date.fromisoformat(week)) for week in features["weeks"]]
 
     @task(outlets=[CHURN_SCORES])
-    def publish_scores(scored: dict) -> dict:
+    def publish_scores(scored: list[dict]) -> list[dict]:
         import datetime as dt
 
         from retention.scoring.score import publish_scores
         from retention.warehouse import Warehouse
 
-        week = dt.date.fromisoformat(scored["snapshot_date"])
-        published = publish_scores(Warehouse.connect(), week)
-        get_current_context()["outlet_events"][CHURN_SCORES].extra = {WEEK_EXTRA: week.isoformat()}
+        warehouse = Warehouse.connect()
+        published = [  # oldest first: each week is compared with the one before it
+            publish_scores(warehouse, dt.date.fromisoformat(week["snapshot_date"]), expected_rows=week["rows"])
+            for week in scored
+        ]
+        weeks = [week["snapshot_date"] for week in scored]
+        get_current_context()["outlet_events"][CHURN_SCORES].extra = {WEEK_EXTRA: weeks[-1], "weeks": weeks}
         return published
 
     @task

@@ -22,21 +22,21 @@ def run_snapshot_date(context: dict) -> dt.date:
     return snapshot_date(logical)
 
 
-def triggered_snapshot_date(context: dict) -> dt.date:
-    """The week a run of an asset-scheduled DAG handles: the run's conf `snapshot_date` if
-    given (manual runs, re-runs of one week), else the latest week named by the asset events
-    that triggered it, else the run's own date (`airflow dags test DAG YYYY-MM-DD`)."""
+def triggered_snapshot_dates(context: dict) -> list[dt.date]:
+    """The weeks a run of an asset-scheduled DAG handles, oldest first: the run's conf
+    `snapshot_date` if given (manual runs, re-runs of one week), else every week named by the
+    asset events that triggered it (the scheduler folds the events that arrive while a run is
+    going, for example a backfill's, into the next run), else the run's own week
+    (`airflow dags test DAG YYYY-MM-DD`)."""
     from retention.assets import WEEK_EXTRA
 
     conf = getattr(context.get("dag_run"), "conf", None) or {}
     if conf.get(WEEK_EXTRA):
-        return dt.date.fromisoformat(str(conf[WEEK_EXTRA]))
-    weeks = sorted(
+        return [dt.date.fromisoformat(str(conf[WEEK_EXTRA]))]
+    weeks = sorted({
         dt.date.fromisoformat(event.extra[WEEK_EXTRA])
         for events in (context.get("triggering_asset_events") or {}).values()
         for event in events
         if (event.extra or {}).get(WEEK_EXTRA)
-    )
-    if weeks:
-        return weeks[-1]
-    return run_snapshot_date(context)
+    })
+    return weeks or [run_snapshot_date(context)]

@@ -181,8 +181,8 @@ class Warehouse:
     def arrow_chunks(
         self, sql: str, params: Mapping[str, Any] | None = None, *, chunk_rows: int, source: str = "<inline SQL>"
     ) -> Iterator[pa.Table]:
-        """The result in pages of at most `chunk_rows` rows: memory stays the same whatever the
-        result's size (on real BigQuery, with the Storage Read API if the worker may use it)."""
+        """The result in pages of at most `chunk_rows` rows, read over the REST API: memory stays
+        the same whatever the result's size."""
         from google.cloud import bigquery
 
         config = bigquery.QueryJobConfig(query_parameters=[_parameter(k, v) for k, v in (params or {}).items()])

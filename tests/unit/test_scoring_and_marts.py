@@ -67,16 +67,17 @@ def _event(week: str | None):
     return SimpleNamespace(extra={"snapshot_date": week} if week else {})
 
 
-def test_an_asset_triggered_run_handles_the_week_of_its_events_or_its_conf():
-    from retention.schedule import triggered_snapshot_date
+def test_an_asset_triggered_run_handles_every_week_of_its_events_or_its_conf():
+    from retention.schedule import triggered_snapshot_dates
 
     run = SimpleNamespace(conf={}, run_after=dt.datetime(2026, 11, 25, 3, tzinfo=dt.UTC))
-    events = {"core.customers": [_event("2026-11-09"), _event("2026-11-16"), _event(None)]}
-    assert triggered_snapshot_date({"dag_run": run, "triggering_asset_events": events}) == dt.date(2026, 11, 16)
+    events = {"core.customers": [_event("2026-11-16"), _event("2026-11-09"), _event("2026-11-16"), _event(None)]}
+    context = {"dag_run": run, "triggering_asset_events": events}
+    assert triggered_snapshot_dates(context) == [dt.date(2026, 11, 9), dt.date(2026, 11, 16)], "a backfill's weeks"
     run.conf = {"snapshot_date": "2026-11-02"}
-    assert triggered_snapshot_date({"dag_run": run, "triggering_asset_events": events}) == dt.date(2026, 11, 2)
+    assert triggered_snapshot_dates(context) == [dt.date(2026, 11, 2)]
     run.conf = {}
-    assert triggered_snapshot_date({"dag_run": run, "logical_date": None}) == dt.date(2026, 11, 23)
+    assert triggered_snapshot_dates({"dag_run": run, "logical_date": None}) == [dt.date(2026, 11, 23)]
 
 
 def test_the_looker_studio_url_points_every_data_source_at_the_users_marts():

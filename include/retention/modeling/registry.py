@@ -210,4 +210,10 @@ def load_champion(warehouse: Warehouse) -> tuple[dict, ChurnModel]:
     champion = current_champion(warehouse)
     if champion is None:
         raise ArtifactError("no champion in ml.model_registry: train a model first (churn training)")
-    return champion, load_artifact(champion["artifact_uri"], champion["artifact_sha256"])
+    model = load_artifact(champion["artifact_uri"], champion["artifact_sha256"])
+    if getattr(model, "explainer", None) is None or getattr(model, "segmenter", None) is None:
+        raise ArtifactError(
+            f"champion {champion['model_version']} was saved without reasons and segments (an older artifact): "
+            "retrain (clear train_challenger) so scoring can give them"
+        )
+    return champion, model

@@ -169,6 +169,14 @@ def train_challenger(warehouse: Warehouse, week: dt.date) -> dict:
     from retention.modeling.registry import artifact_store, write_bytes
     from retention.modeling.train import train
 
+    from retention.modeling.registry import current_champion, ensure_registry
+
+    ensure_registry(warehouse)
+    latest = warehouse.rows("SELECT MAX(snapshot_date) AS week FROM `{{ core }}.customers`")[0]["week"]
+    if latest is not None and week < latest and current_champion(warehouse) is not None:
+        # A backfill: a model trained on older data must not replace one trained on newer data.
+        return {"skipped": f"{week} is older than the latest published week {latest} (a backfill): "
+                           "the champion is not retrained on older data and scores the week", "training": None}
     training = training_set(warehouse, week)
     grid, folds, seeds = _grid(), _setting("RETENTION_TRAINING_FOLDS", 5), _seeds()
     key = fingerprint(training, grid, folds, seeds)

@@ -169,9 +169,12 @@ def ensure_scores_table(warehouse: Warehouse) -> None:
     warehouse.run_file("ml/churn_scores/create.sql")
 
 
-def publish_scores(warehouse: Warehouse, snapshot_date: dt.date, bands: RiskBands | None = None) -> dict:
+def publish_scores(
+    warehouse: Warehouse, snapshot_date: dt.date, bands: RiskBands | None = None, expected_rows: int | None = None
+) -> dict:
     """Replace the week in ml.churn_scores from its staging table; then bring `newly_at_risk`
-    of the next scored week (if a backfill just filled the week before it) up to date."""
+    of the next scored week (if a backfill just filled the week before it) up to date.
+    `expected_rows` (what score_week staged) guards against publishing a partial week."""
     bands = bands or RiskBands.from_env()
     ensure_scores_table(warehouse)
     from google.api_core.exceptions import NotFound
@@ -183,6 +186,13 @@ def publish_scores(warehouse: Warehouse, snapshot_date: dt.date, bands: RiskBand
         raise RuntimeError(
             f"no staged scores for {snapshot_date} (ml.{staging}): clear and re-run score_customers first"
         ) from None
+    if expected_rows is not None:
+        staged = warehouse.count_rows(warehouse.table_id("ml", staging), "snapshot_date = @d", {"d": snapshot_date})
+        if staged != expected_rows:
+            raise RuntimeError(
+                f"ml.{staging} holds {staged} scored rows but score_customers staged {expected_rows}: a partial or "
+                "older attempt. Clear from score_customers; ml.churn_scores keeps the last published week"
+            )
     params = {"snapshot_date": snapshot_date, "watch": bands.watch, "at_risk": bands.at_risk,
               "scored_at": dt.datetime.now(dt.UTC)}
     warehouse.run_file("ml/churn_scores/publish.sql", params, identifiers={"staging": staging})

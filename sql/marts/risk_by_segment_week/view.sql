@@ -41,7 +41,7 @@ SELECT
   scored.age_band,
   COUNT(*) AS customers,
   COUNTIF(scored.at_risk) AS at_risk_customers,
-  COUNTIF(scored.newly_at_risk) AS newly_at_risk_customers,
+  IF(COUNT(scored.newly_at_risk) = 0, NULL, COUNTIF(scored.newly_at_risk)) AS newly_at_risk_customers,
   AVG(scored.churn_probability) AS average_churn_probability,
   SUM(scored.monthly_revenue_at_risk) AS monthly_revenue_at_risk,
   IF(LOGICAL_AND(scored.next_week_known), COUNTIF(scored.left_by_next_week), NULL) AS left_by_next_week,
