@@ -179,14 +179,21 @@ class Warehouse:
         return self.run(sql, params, source=source).to_arrow(create_bqstorage_client=False).to_pandas()
 
     def arrow_chunks(
-        self, sql: str, params: Mapping[str, Any] | None = None, *, chunk_rows: int, source: str = "<inline SQL>"
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        chunk_rows: int,
+        identifiers: Mapping[str, str | Sequence[str]] | None = None,
+        source: str = "<inline SQL>",
     ) -> Iterator[pa.Table]:
         """The result in pages of at most `chunk_rows` rows, read over the REST API: memory stays
-        the same whatever the result's size."""
+        the same whatever the result's size. The REST page is parsed into Python objects before
+        Arrow (about 20 KB per 45-column row, measured), so pages are kept small."""
         from google.cloud import bigquery
 
         config = bigquery.QueryJobConfig(query_parameters=[_parameter(k, v) for k, v in (params or {}).items()])
-        job = self.client.query(self.render(sql, source=source), job_config=config)
+        job = self.client.query(self.render(sql, identifiers, source=source), job_config=config)
         try:
             rows = job.result(page_size=chunk_rows)
         except Exception as error:

@@ -41,6 +41,7 @@ def refresh_marts(warehouse: Warehouse) -> dict[str, int]:
     from google.cloud import bigquery
 
     warehouse.ensure_datasets(["marts"])
+    warehouse.run_file("core/customer_presence/view.sql")
     described = {}
     for name in MARTS:
         warehouse.run_file(f"marts/{name}/view.sql")

@@ -1,20 +1,20 @@
 """Scoring at scale: a million customers, from the warehouse and back, in chunks.
 
-    python -m retention.scoring.benchmark [--rows 1000000] [--chunk-rows 50000] [--out docs/scoring_benchmark.md]
+    python -m retention.scoring.benchmark [--sizes 100000,1000000] [--chunk-rows 20000] [--out docs/scoring_benchmark.md]
 
-Starts an in-memory local BigQuery, trains the champion the weekly DAG would (quick grid,
-on the labelled IBM export), and generates `--rows` customers from the IBM distribution: each
-a copy of a random IBM customer with tenure, charges and data use jittered, written to
-`ml.churn_features` for one week. Then, pinned to one CPU core:
+For each size, in a fresh temporary folder: one process trains the champion the weekly DAG
+would (quick grid, on the labelled IBM export) and generates that many customers from the
+IBM distribution (each a copy of a random IBM customer with tenure, charges and data use
+jittered) into `ml.churn_features` of a persistent local BigQuery. Then, each in a fresh
+process pinned to one CPU core:
 
-- *scoring alone*: the worker's part on chunks already in memory: probabilities only, and
-  everything `score_customers` computes (with the SHAP reasons of the medium and high bands);
+- *scoring alone* (first size only): the worker's part on chunks already in memory,
+  probabilities only, then everything `score_customers` computes (with the SHAP reasons of
+  the medium and high bands);
 - *end to end*: `score_week` (read the week from the warehouse a chunk at a time, score,
-  append to staging) and `publish_scores` (rank, bands, newly at risk, MERGE), as the DAG does.
-
-Peak memory is the worker process's maximum resident set, measured in a fresh process for
-each size (`--sizes`), so one size's peak does not hide another's; the emulator is a separate
-process and is reported apart (on BigQuery it is not the worker's memory at all).
+  append to staging) and `publish_scores` (rank, bands, newly at risk, MERGE), as the DAG
+  does. Its process's peak resident memory is the scoring's alone; the emulator is another
+  process, reported apart (on BigQuery it is not the worker's memory at all).
 """
 
 from __future__ import annotations
@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m retention.scoring.benchmark")
     parser.add_argument("--sizes", default="100000,1000000", help="customer counts, one fresh process each")
     parser.add_argument("--in-memory-rows", type=int, default=200_000)
-    parser.add_argument("--chunk-rows", type=int, default=50_000)
+    parser.add_argument("--chunk-rows", type=int, default=20_000)
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "docs" / "scoring_benchmark.md")
     parser.add_argument("--phase", choices=("setup", "alone", "end-to-end"), help=argparse.SUPPRESS)
     parser.add_argument("--rows", type=int, help=argparse.SUPPRESS)

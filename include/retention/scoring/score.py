@@ -116,7 +116,7 @@ def score_week(
     from retention.modeling.registry import load_champion
 
     bands = bands or RiskBands.from_env()
-    chunk_rows = chunk_rows or int(os.environ.get("RETENTION_SCORING_CHUNK_ROWS", "50000"))
+    chunk_rows = chunk_rows or int(os.environ.get("RETENTION_SCORING_CHUNK_ROWS", "20000"))
     champion, model = load_champion(warehouse)
     model.use_threads(int(os.environ.get("RETENTION_SCORING_THREADS", "1")))
     staging_id = warehouse.table_id("ml", staging_table(snapshot_date))
@@ -126,8 +126,9 @@ def score_week(
     seconds_scoring = 0.0
     started = time.perf_counter()
     for chunk in warehouse.arrow_chunks(
-        "SELECT * FROM `{{ ml }}.churn_features` WHERE snapshot_date = @snapshot_date",
+        "SELECT {{ columns }} FROM `{{ ml }}.churn_features` WHERE snapshot_date = @snapshot_date",
         {"snapshot_date": snapshot_date}, chunk_rows=chunk_rows, source="ml.churn_features (scoring)",
+        identifiers={"columns": list(dict.fromkeys(["snapshot_date", "customer_id", *model.features]))},
     ):
         if chunk.num_rows == 0:
             continue

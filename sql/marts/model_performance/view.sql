@@ -21,7 +21,7 @@ outcomes AS (
   FROM `{{ ml }}.churn_scores` AS scores
   LEFT JOIN weeks AS horizon
     ON horizon.snapshot_date = DATE_ADD(scores.snapshot_date, INTERVAL 28 DAY)
-  LEFT JOIN `{{ core }}.customers` AS later
+  LEFT JOIN `{{ core }}.customer_presence` AS later
     ON later.snapshot_date = DATE_ADD(scores.snapshot_date, INTERVAL 28 DAY) AND later.customer_id = scores.customer_id
 ),
 weekly AS (

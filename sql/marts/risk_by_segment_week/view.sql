@@ -1,6 +1,6 @@
 -- marts.risk_by_segment_week: churn risk and observed churn by week, segment and age band.
 -- Observed churn: customers of the week who are absent from the next published week (known
--- once that week is published; empty for the latest week).
+-- once that week is published; empty for the latest week; a quarantined row is not absent).
 CREATE OR REPLACE VIEW `{{ marts }}.risk_by_segment_week`
 OPTIONS (description = 'Risk and observed weekly churn by week, segment and age band.')
 AS
@@ -31,7 +31,7 @@ scored AS (
     ON customers.snapshot_date = scores.snapshot_date AND customers.customer_id = scores.customer_id
   LEFT JOIN weeks AS next_week
     ON next_week.snapshot_date = DATE_ADD(scores.snapshot_date, INTERVAL 7 DAY)
-  LEFT JOIN `{{ core }}.customers` AS later
+  LEFT JOIN `{{ core }}.customer_presence` AS later
     ON later.snapshot_date = DATE_ADD(scores.snapshot_date, INTERVAL 7 DAY) AND later.customer_id = scores.customer_id
 )
 SELECT
