@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup demo test airflow-ui backfill lock clean
+.PHONY: setup demo test airflow-ui backfill looker-url lock clean
 
 setup: $(INSTALLED)
 
@@ -37,6 +37,12 @@ airflow-ui: setup
 DAG ?= telco_ingest
 backfill: setup
 	$(BIN)/python -m retention.local backfill --dag-id $(DAG) --from-date $(FROM) --to-date $(TO)
+
+# Print a Looker Studio Linking API URL for the marts of RETENTION_BQ_PROJECT (README, "Looker Studio").
+# make looker-url [TEMPLATE=<report id>]
+TEMPLATE ?=
+looker-url: setup
+	$(BIN)/python -m retention.marts looker-url $(if $(TEMPLATE),--template-report-id $(TEMPLATE))
 
 # Re-resolve requirements.txt in a clean environment and write the full pinned set.
 lock:

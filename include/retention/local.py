@@ -126,7 +126,8 @@ def demo(weeks: int, last_week: dt.date) -> int:
         from retention.warehouse import Warehouse
 
         report = write_report(Warehouse.connect(Settings.from_env()), local_state_dir() / "report" / "churn_report.html")
-        print(f"\nThe marketers' view, offline (open it in a browser): {report}")
+        shown = report.relative_to(Path.cwd()) if report.is_relative_to(Path.cwd()) else report
+        print(f"\nThe marketers' view, offline (open it in a browser): {shown}")
     return 0
 
 
