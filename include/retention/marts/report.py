@@ -135,9 +135,9 @@ def newly_at_risk_by_week(by_week: pd.DataFrame) -> str:
     figure, axes = _figure()
     x = weekly.index.astype(str)
     axes.bar(x, weekly["at_risk_customers"], color=COLOURS["medium"], label="at risk")
-    axes.bar(x, weekly["newly_at_risk_customers"], color=COLOURS["high"], label="newly at risk")
+    axes.bar(x, weekly["newly_at_risk_customers"].fillna(0), color=COLOURS["high"], label="newly at risk")
     axes.set_ylabel("customers")
-    axes.legend(frameon=False)
+    axes.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _png(figure)
 
 
@@ -159,9 +159,13 @@ def build_report(warehouse: Warehouse) -> str:
     reasons = warehouse.dataframe(
         "SELECT reason_text AS reason, COUNT(*) AS customers FROM `{{ marts }}.customer_risk` AS risk, "
         "UNNEST([risk.reason_1, risk.reason_2, risk.reason_3]) AS reason_text "
-        "WHERE risk.at_risk AND reason_text IS NOT NULL GROUP BY reason_text ORDER BY customers DESC, reason LIMIT 12",
+        "WHERE risk.at_risk AND reason_text IS NOT NULL GROUP BY reason_text",
         source="top reasons",
     )
+    # "Months with us: 1", "Months with us: 2"... are one reason on the chart; categories stay apart.
+    reasons["reason"] = reasons["reason"].str.replace(r": \$?[\d,.]+( GB)?$", "", regex=True)
+    reasons = (reasons.groupby("reason", as_index=False)["customers"].sum()
+               .sort_values(["customers", "reason"], ascending=[False, True]).head(12))
     bands = RiskBands.from_env()
     week = risk["week"].iloc[0]
     newly = risk["newly_at_risk"]
@@ -210,6 +214,7 @@ h1 {{ font-size: 1.5rem; }} h2 {{ font-size: 1.15rem; border-bottom: 1px solid #
 .kpi {{ display: inline-block; margin: 0 1.5rem .8rem 0; }} .kpi span {{ display: block; color: #666; font-size: .8rem; }}
 table {{ border-collapse: collapse; font-size: .8rem; margin-top: .5rem; }}
 td, th {{ border-bottom: 1px solid #eee; padding: .25rem .5rem; text-align: left; }} img {{ max-width: 100%; }}
+section {{ overflow-x: auto; }}
 </style></head><body>
 <h1>Churn and retention report, week of {html.escape(str(week))}</h1>
 <p>Read from the <code>marts</code> views of the warehouse ({html.escape(warehouse.settings.project)}), the same
