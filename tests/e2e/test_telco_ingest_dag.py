@@ -43,6 +43,18 @@ def test_two_runs_of_the_same_week_publish_the_bundled_snapshot_once(telco_inges
     )
     assert seniors == [{"seniors": 1142, "churn": 0.265}]
 
+    # The asset events churn_weekly is scheduled on name the week they are about.
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        events = session.query(AssetEvent).filter(
+            AssetEvent.source_dag_id == "telco_ingest", AssetEvent.source_run_id == run.run_id
+        ).all()
+        extras = {event.source_task_id: event.extra for event in events}
+    assert extras["publish_customers"] == {"snapshot_date": WEEK.isoformat()}
+    assert extras["publish_contacts"] == {"snapshot_date": WEEK.isoformat()}
+
 
 def test_a_broken_sql_file_fails_the_run_and_core_keeps_the_last_good_week(
     telco_ingest, warehouse, tmp_path, monkeypatch
