@@ -82,14 +82,15 @@ def test_an_asset_triggered_run_handles_every_week_of_its_events_or_its_conf():
 
 def test_the_looker_studio_url_points_every_data_source_at_the_users_marts():
     from retention.marts.build import MARTS
-    from retention.marts.looker import linking_url
+    from retention.marts.looker import ALIASES, linking_url
 
     url = linking_url("acme-telco", "prod_marts", template_report_id="1a2b3c", billing_project="acme-billing")
     parts = urlsplit(url)
     assert (parts.scheme, parts.netloc, parts.path) == ("https", "lookerstudio.google.com", "/reporting/create")
     params = dict(parse_qsl(parts.query))
     assert params["c.reportId"] == "1a2b3c"
-    assert [params[f"ds.ds{i}.tableId"] for i in range(len(MARTS))] == list(MARTS)
+    assert sorted(ALIASES.values()) == sorted(MARTS)
+    assert {alias: params[f"ds.{alias}.tableId"] for alias in ALIASES} == ALIASES
     for i in range(len(MARTS)):
         assert params[f"ds.ds{i}.connector"] == "bigQuery" and params[f"ds.ds{i}.type"] == "TABLE"
         assert params[f"ds.ds{i}.projectId"] == "acme-telco" and params[f"ds.ds{i}.datasetId"] == "prod_marts"

@@ -16,19 +16,28 @@ from retention.config import SQL_DIR
 if TYPE_CHECKING:
     from retention.warehouse import Warehouse
 
-# In dependency order: senior_watch_list reads customer_risk.
-MARTS = ("customer_risk", "risk_by_segment_week", "revenue_at_risk_by_segment", "model_performance", "senior_watch_list")
+# In dependency order: customer_risk, risk_by_segment_week and senior_watch_list read
+# customer_risk_by_week (directly or through customer_risk).
+MARTS = ("customer_risk_by_week", "customer_risk", "risk_by_segment_week", "revenue_at_risk_by_segment",
+         "model_performance", "senior_watch_list")
 
 
 class MartError(RuntimeError):
     """A mart's view and its column descriptions disagree."""
 
 
-def column_descriptions(name: str) -> dict[str, str]:
+def _columns_file(name: str) -> dict:
     import yaml
 
-    path = SQL_DIR / "marts" / name / "columns.yaml"
-    return {str(column): str(text) for column, text in yaml.safe_load(path.read_text(encoding="utf-8")).items()}
+    return yaml.safe_load((SQL_DIR / "marts" / name / "columns.yaml").read_text(encoding="utf-8"))
+
+
+def column_descriptions(name: str) -> dict[str, str]:
+    """`columns.yaml` of the mart, or of the mart its `_same_as` names (a view of the same columns)."""
+    columns = _columns_file(name)
+    if "_same_as" in columns:
+        return column_descriptions(columns["_same_as"])
+    return {str(column): str(text) for column, text in columns.items()}
 
 
 def view_description(name: str) -> str:
@@ -75,7 +84,12 @@ def data_dictionary() -> str:
         "",
     ]
     for name in MARTS:
-        lines += [f"## marts.{name}", "", view_description(name), "", "| column | meaning |", "|---|---|"]
+        lines += [f"## marts.{name}", "", view_description(name), ""]
+        same_as = _columns_file(name).get("_same_as")
+        if same_as:
+            lines += [f"The same columns as `marts.{same_as}`.", ""]
+            continue
+        lines += ["| column | meaning |", "|---|---|"]
         lines += [f"| `{column}` | {text.replace('|', '/')} |" for column, text in column_descriptions(name).items()]
         lines.append("")
     return "\n".join(lines)

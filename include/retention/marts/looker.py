@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from retention.marts.build import MARTS
-
 CREATE = "https://lookerstudio.google.com/reporting/create"
-ALIASES = {f"ds{i}": name for i, name in enumerate(MARTS)}
+ALIASES = {
+    "ds0": "customer_risk", "ds1": "risk_by_segment_week", "ds2": "revenue_at_risk_by_segment",
+    "ds3": "model_performance", "ds4": "senior_watch_list", "ds5": "customer_risk_by_week",
+}
 """Alias of each data source in the template report -> the mart it reads."""
 
 

@@ -9,30 +9,21 @@ WITH weeks AS (
 ),
 scored AS (
   SELECT
-    scores.snapshot_date,
-    scores.customer_id,
-    scores.segment,
-    scores.segment_name,
-    scores.churn_probability,
-    scores.at_risk,
-    scores.newly_at_risk,
-    scores.monthly_revenue_at_risk,
-    CASE
-      WHEN customers.age IS NULL THEN 'unknown'
-      WHEN customers.age < 35 THEN '19-34'
-      WHEN customers.age < 50 THEN '35-49'
-      WHEN customers.age < 65 THEN '50-64'
-      ELSE '65+'
-    END AS age_band,
+    history.week AS snapshot_date,
+    history.segment,
+    history.segment_name,
+    history.churn_probability,
+    history.at_risk,
+    history.newly_at_risk,
+    history.monthly_revenue_at_risk,
+    history.age_band,
     next_week.snapshot_date IS NOT NULL AS next_week_known,
     later.customer_id IS NULL AS left_by_next_week
-  FROM `{{ ml }}.churn_scores` AS scores
-  JOIN `{{ core }}.customers` AS customers
-    ON customers.snapshot_date = scores.snapshot_date AND customers.customer_id = scores.customer_id
+  FROM `{{ marts }}.customer_risk_by_week` AS history
   LEFT JOIN weeks AS next_week
-    ON next_week.snapshot_date = DATE_ADD(scores.snapshot_date, INTERVAL 7 DAY)
+    ON next_week.snapshot_date = DATE_ADD(history.week, INTERVAL 7 DAY)
   LEFT JOIN `{{ core }}.customer_presence` AS later
-    ON later.snapshot_date = DATE_ADD(scores.snapshot_date, INTERVAL 7 DAY) AND later.customer_id = scores.customer_id
+    ON later.snapshot_date = DATE_ADD(history.week, INTERVAL 7 DAY) AND later.customer_id = history.customer_id
 )
 SELECT
   scored.snapshot_date AS week,
