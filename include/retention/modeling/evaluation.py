@@ -103,6 +103,12 @@ def evaluate_candidate(
     for repeat, _, train, test in folds.splits:
         pipeline = build_pipeline(candidate, seeds[repeat], float(y[train].mean()))
         pipeline.fit(X.iloc[train], y[train])
+        # One thread to predict: a forest's trees summed by several threads come out in a
+        # different order each time (differences of 1e-16), which moves the ensemble weights
+        # and so the artifact's hash. Fitting stays parallel; it is deterministic.
+        model = pipeline.steps[-1][1]
+        if "n_jobs" in model.get_params():
+            model.set_params(n_jobs=1)
         oof[repeat, test] = pipeline.predict_proba(X.iloc[test])[:, 1]
     evaluation = Evaluation(candidate.name, oof, seconds=time.perf_counter() - started)
     return _score_folds(evaluation, folds, y, seniors)
