@@ -84,6 +84,11 @@ class LocalBigQuery:
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
+    def pid(self) -> int | None:
+        """The emulator process's id while it runs."""
+        return self._process.pid if self._process else None
+
+    @property
     def host(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 

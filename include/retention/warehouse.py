@@ -210,6 +210,15 @@ class Warehouse:
             dataset.location = self.settings.location
             self.client.create_dataset(dataset, exists_ok=True)
 
+    def table_exists(self, table_id: str) -> bool:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            self.client.get_table(table_id)
+        except NotFound:
+            return False
+        return True
+
     def column_names(self, table_id: str) -> list[str]:
         return [field.name for field in self.client.get_table(table_id).schema]
 
@@ -231,18 +240,42 @@ class Warehouse:
         expires_after: dt.timedelta | None = None,
     ) -> int:
         """Replace `table_id` with `rows` (a staging table), through a resumable upload."""
-        from google.api_core import exceptions
         from google.cloud import bigquery
 
         buffer = io.BytesIO()
         for row in rows:
             buffer.write(json.dumps(row, ensure_ascii=False, default=_json_default).encode("utf-8"))
             buffer.write(b"\n")
+        loaded = self._load_file(buffer, table_id, bigquery.SourceFormat.NEWLINE_DELIMITED_JSON, schema, append=False)
+        if expires_after is not None:
+            # A worker killed before its cleanup leaves nothing behind for long.
+            self.expire_after(table_id, expires_after)
+        return loaded
+
+    def load_arrow(
+        self, table_id: str, table: pa.Table, schema: Sequence[bigquery.SchemaField], *, append: bool
+    ) -> int:
+        """Load an Arrow table as Parquet (typed, compact, fast) through a resumable upload;
+        `append=False` replaces the table."""
+        import pyarrow.parquet as pq
+        from google.cloud import bigquery
+
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer)
+        return self._load_file(buffer, table_id, bigquery.SourceFormat.PARQUET, schema, append=append)
+
+    def _load_file(
+        self, buffer: io.BytesIO, table_id: str, source_format: str, schema: Sequence[bigquery.SchemaField],
+        *, append: bool,
+    ) -> int:
+        from google.api_core import exceptions
+        from google.cloud import bigquery
+
         buffer.seek(0)
         config = bigquery.LoadJobConfig(
-            source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
+            source_format=source_format,
             schema=list(schema),
-            write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+            write_disposition=bigquery.WriteDisposition.WRITE_APPEND if append else bigquery.WriteDisposition.WRITE_TRUNCATE,
             create_disposition=bigquery.CreateDisposition.CREATE_IF_NEEDED,
         )
         try:
@@ -251,37 +284,13 @@ class Warehouse:
             job.result()
         except exceptions.GoogleAPICallError as error:
             raise WarehouseError(f"BigQuery refused the load into {table_id}: {error.message}") from error
-        if expires_after is not None:
-            # A worker killed before its cleanup leaves nothing behind for long.
-            table = self.client.get_table(table_id)
-            table.expires = dt.datetime.now(dt.UTC) + expires_after
-            self.client.update_table(table, ["expires"])
         return int(job.output_rows or 0)
 
-    def load_arrow(
-        self, table_id: str, table: pa.Table, schema: Sequence[bigquery.SchemaField], *, append: bool
-    ) -> int:
-        """Load an Arrow table as Parquet (typed, compact, fast) through a resumable upload;
-        `append=False` replaces the table."""
-        import pyarrow.parquet as pq
-        from google.api_core import exceptions
-        from google.cloud import bigquery
-
-        buffer = io.BytesIO()
-        pq.write_table(table, buffer)
-        buffer.seek(0)
-        config = bigquery.LoadJobConfig(
-            source_format=bigquery.SourceFormat.PARQUET,
-            schema=list(schema),
-            write_disposition=bigquery.WriteDisposition.WRITE_APPEND if append else bigquery.WriteDisposition.WRITE_TRUNCATE,
-            create_disposition=bigquery.CreateDisposition.CREATE_IF_NEEDED,
-        )
-        try:
-            job = self.client.load_table_from_file(buffer, table_id, job_config=config, size=None, rewind=True)
-            job.result()
-        except exceptions.GoogleAPICallError as error:
-            raise WarehouseError(f"BigQuery refused the load into {table_id}: {error.message}") from error
-        return int(job.output_rows or 0)
+    def expire_after(self, table_id: str, after: dt.timedelta) -> None:
+        """Let BigQuery delete the table `after` from now (the emulator accepts and ignores it)."""
+        table = self.client.get_table(table_id)
+        table.expires = dt.datetime.now(dt.UTC) + after
+        self.client.update_table(table, ["expires"])
 
     def replace_rows(self, table_id: str, rows: Sequence[Mapping[str, Any]], match: Mapping[str, Any]) -> int:
         """Atomically replace the rows of `table_id` whose `match` columns equal the given values

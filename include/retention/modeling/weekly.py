@@ -72,7 +72,7 @@ def prepare_reference(warehouse: Warehouse) -> dict:
     ready = warehouse.count_rows(
         warehouse.table_id("ml", "churn_features"), "snapshot_date = @d AND churn_label IS NOT NULL",
         {"d": REFERENCE_DATE},
-    ) if _table_exists(warehouse, "ml", "churn_features") else 0
+    ) if warehouse.table_exists(warehouse.table_id("ml", "churn_features")) else 0
     if ready:
         return {"rows": ready, "published": "earlier"}
     warehouse.run_file("core/customers/create.sql", identifiers={"core_table": REFERENCE.core_table})
@@ -81,16 +81,6 @@ def prepare_reference(warehouse: Warehouse) -> dict:
     publish_validated(warehouse, REFERENCE, REFERENCE_DATE, landed.load_id)
     rows = build_features(warehouse, REFERENCE_DATE, REFERENCE.core_table)
     return {"rows": rows, "published": "now", "load_id": landed.load_id}
-
-
-def _table_exists(warehouse: Warehouse, layer: str, table: str) -> bool:
-    from google.api_core.exceptions import NotFound
-
-    try:
-        warehouse.client.get_table(warehouse.table_id(layer, table))
-    except NotFound:
-        return False
-    return True
 
 
 def training_set(warehouse: Warehouse, week: dt.date) -> TrainingSet:

@@ -156,7 +156,7 @@ def score_end_to_end(work: Path, chunk_rows: int) -> dict:
         scored_seconds = time.perf_counter() - started
         published = publish_scores(warehouse, WEEK)
         seconds = time.perf_counter() - started
-        emulator_peak = _process_rss_mb(bq._process.pid) if bq._process else float("nan")
+        emulator_peak = _process_rss_mb(bq.pid) if bq.pid else float("nan")
     return {
         "rows": staged["rows"], "end_to_end_seconds": seconds, "end_to_end_rows_per_second": staged["rows"] / seconds,
         "score_week_seconds": scored_seconds, "scoring_seconds_in_end_to_end": staged["seconds_scoring"],

@@ -141,10 +141,8 @@ def score_week(
         rows += chunk.num_rows
         chunks += 1
     if rows:
-        # Kept for publish_scores and its retries, not for ever (the emulator ignores expirations).
-        table = warehouse.client.get_table(staging_id)
-        table.expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=14)
-        warehouse.client.update_table(table, ["expires"])
+        # Kept for publish_scores and its retries, not for ever.
+        warehouse.expire_after(staging_id, dt.timedelta(days=14))
     if rows == 0:
         raise RuntimeError(
             f"ml.churn_features has no rows for {snapshot_date}: nothing to score. Run build_features for "
@@ -178,15 +176,11 @@ def publish_scores(
     `expected_rows` (what score_week staged) guards against publishing a partial week."""
     bands = bands or RiskBands.from_env()
     ensure_scores_table(warehouse)
-    from google.api_core.exceptions import NotFound
-
     staging = staging_table(snapshot_date)
-    try:
-        warehouse.client.get_table(warehouse.table_id("ml", staging))
-    except NotFound:
+    if not warehouse.table_exists(warehouse.table_id("ml", staging)):
         raise RuntimeError(
             f"no staged scores for {snapshot_date} (ml.{staging}): clear and re-run score_customers first"
-        ) from None
+        )
     if expected_rows is not None:
         staged = warehouse.count_rows(warehouse.table_id("ml", staging), "snapshot_date = @d", {"d": snapshot_date})
         if staged != expected_rows:
