@@ -5,9 +5,23 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup demo test airflow-ui backfill looker-url lock clean
+.PHONY: setup system-packages demo test airflow-ui backfill looker-url lock clean
 
-setup: $(INSTALLED)
+setup: system-packages $(INSTALLED)
+
+# The places scrapers drive a real headless Chromium through the system's chromedriver (never
+# downloaded by Selenium), and the places map needs a font with Hangul: Debian/Ubuntu packages.
+# Installed here when missing and run as root (CI, containers); otherwise the command to run.
+SYSTEM_PACKAGES := chromium chromium-driver fonts-noto-cjk
+system-packages:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 \
+	    && fc-list 2>/dev/null | grep -q "CJK"; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing $(SYSTEM_PACKAGES) from the distribution's packages"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; \
+	else \
+	  echo "Missing system packages: run  sudo apt-get install -y $(SYSTEM_PACKAGES)  (README, \"The two commands\")"; exit 1; \
+	fi
 
 # Bytecode is compiled at install time: it halves Airflow's import time on every task.
 $(INSTALLED): requirements.lock pyproject.toml

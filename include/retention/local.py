@@ -32,6 +32,7 @@ log = logging.getLogger("retention.local")
 
 # The DAGs of the weekly cycle, in the order one week flows through them.
 WEEKLY_CYCLE = ("telco_ingest", "churn_weekly")
+MONTHLY_CYCLE = ("places_refresh",)
 
 
 def local_state_dir() -> Path:
@@ -99,7 +100,14 @@ def demo(weeks: int, last_week: dt.date) -> int:
     airflow_home = local_state_dir() / "airflow"
     logs = local_state_dir() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    print(f"Running {weeks} week(s), {dates[0]} to {dates[-1]}, through {', '.join(WEEKLY_CYCLE)}")
+    # The monthly DAGs run once for each month the weeks touch, before that month's first week.
+    steps = []
+    for week in dates:
+        if not any(day == week.replace(day=1) for _, day in steps):
+            steps += [(dag_id, week.replace(day=1)) for dag_id in MONTHLY_CYCLE]
+        steps += [(dag_id, week) for dag_id in WEEKLY_CYCLE]
+    print(f"Running {weeks} week(s), {dates[0]} to {dates[-1]}, through {', '.join(WEEKLY_CYCLE)}, "
+          f"and {', '.join(MONTHLY_CYCLE)} for each month")
     with local_bigquery() as bq_env:
         env = {
             **os.environ, **airflow_environment(airflow_home), **bq_env, **input_environment(),
@@ -108,27 +116,30 @@ def demo(weeks: int, last_week: dt.date) -> int:
         if _run_airflow(["db", "migrate"], env, logs / "airflow-db-migrate.log") != 0:
             print(f"Airflow could not prepare its database; see {logs / 'airflow-db-migrate.log'}")
             return 1
-        for week in dates:
-            for dag_id in WEEKLY_CYCLE:
-                log_file = logs / f"{dag_id}-{week}.log"
-                print(f"  {dag_id:<18} {week}  ...", end="", flush=True)
-                code = _run_airflow(["dags", "test", dag_id, week.isoformat()], env, log_file)
-                if code != 0:
-                    print(" FAILED")
-                    print(_failure_excerpt(log_file))
-                    print(f"Full log: {log_file}")
-                    return code
-                print(" ok")
+        for dag_id, day in steps:
+            log_file = logs / f"{dag_id}-{day}.log"
+            print(f"  {dag_id:<18} {day}  ...", end="", flush=True)
+            code = _run_airflow(["dags", "test", dag_id, day.isoformat()], env, log_file)
+            if code != 0:
+                print(" FAILED")
+                print(_failure_excerpt(log_file))
+                print(f"Full log: {log_file}")
+                return code
+            print(" ok")
         os.environ.update(bq_env)
         print_summary(dates)
+        print_places()
         print_scores(dates)
         from retention.marts.report import write_report
         from retention.warehouse import Warehouse
 
         report = write_report(Warehouse.connect(Settings.from_env()), local_state_dir() / "report" / "churn_report.html")
-        shown = report.relative_to(Path.cwd()) if report.is_relative_to(Path.cwd()) else report
-        print(f"\nThe marketers' view, offline (open it in a browser): {shown}")
+        print(f"\nThe marketers' view, offline (open it in a browser): {_shown(report)}")
     return 0
+
+
+def _shown(path: Path) -> Path:
+    return path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
 
 
 def _failure_excerpt(log_file: Path, limit: int = 12) -> str:
@@ -154,6 +165,27 @@ def print_summary(dates: list[dt.date]) -> None:
                 print(f"  {table_id.split('.', 1)[1]:<40} {row['week']!s:<12} {row['n']:>8,}")
         else:
             print(f"  {table_id.split('.', 1)[1]:<40} {'(all)':<12} {warehouse.count_rows(table_id):>8,}")
+
+
+def print_places() -> None:
+    from retention.warehouse import Warehouse
+
+    warehouse = Warehouse.connect(Settings.from_env())
+    rows = warehouse.rows(
+        "SELECT source, place_type, ANY_VALUE(origin) AS origin, MAX(crawl_date) AS crawl, COUNT(*) AS places, "
+        "COUNTIF(geocode_precision IN ('address', 'dong')) AS at_dong FROM `{{ core }}.places` "
+        "WHERE valid_to IS NULL GROUP BY source, place_type ORDER BY source, place_type", source="places summary",
+    )
+    print("\nPlaces the outreach points to (core.places, current):")
+    print(f"  {'type':<26} {'places':>6} {'at dong precision':>18}  crawl")
+    for row in rows:
+        print(f"  {row['place_type']:<26} {row['places']:>6,} {row['at_dong'] / row['places']:>18.1%}  "
+              f"{row['crawl']:%Y-%m} ({row['origin'].replace('_', ' ')})")
+    total, at_dong = sum(r["places"] for r in rows), sum(r["at_dong"] for r in rows)
+    if total:
+        print(f"  {'all':<26} {total:>6,} {at_dong / total:>18.1%}")
+    store = input_environment()["RETENTION_ARTIFACT_STORE"].rstrip("/")
+    print(f"  map: {_shown(Path(store) / 'places' / 'places_map_latest.png')}")
 
 
 def print_scores(dates: list[dt.date]) -> None:

@@ -40,3 +40,14 @@ def triggered_snapshot_dates(context: dict) -> list[dt.date]:
         if (event.extra or {}).get(WEEK_EXTRA)
     })
     return weeks or [run_snapshot_date(context)]
+
+
+def crawl_month(logical_date: dt.datetime) -> dt.date:
+    """A monthly crawl is dated by the first day of its logical date's month (KST)."""
+    return pendulum.instance(logical_date).in_timezone(TIMEZONE).date().replace(day=1)
+
+
+def run_crawl_month(context: dict) -> dt.date:
+    """The crawl month of the running DAG run (manual runs: the month they were triggered in)."""
+    logical = context.get("logical_date") or context["dag_run"].run_after
+    return crawl_month(logical)

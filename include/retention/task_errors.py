@@ -10,13 +10,14 @@ from retention.sources.csv_files import SourceFileError, SourceFileMissing
 
 
 @contextmanager
-def fail_fast_on_bad_data() -> Iterator[None]:
-    """Turn bad-data errors into AirflowFailException (no retry); a missing file still retries."""
+def fail_fast_on_bad_data(*also: type[Exception]) -> Iterator[None]:
+    """Turn bad-data errors, and the other errors named in `also` (for example a scraped site
+    whose layout changed), into AirflowFailException (no retry); a missing file still retries."""
     from airflow.sdk.exceptions import AirflowFailException
 
     try:
         yield
     except SourceFileMissing:
         raise
-    except (SourceFileError, DataQualityError) as error:
+    except (SourceFileError, DataQualityError, *also) as error:
         raise AirflowFailException(str(error)) from error

@@ -8,7 +8,7 @@ import pytest
 
 from retention.config import PROJECT_ROOT
 
-EXPECTED_DAGS = {"telco_ingest", "churn_weekly"}
+EXPECTED_DAGS = {"telco_ingest", "churn_weekly", "places_refresh"}
 
 
 class NetworkAtParseTime(RuntimeError):

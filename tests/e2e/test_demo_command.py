@@ -45,6 +45,12 @@ def test_two_weeks_run_in_order_and_a_rerun_changes_nothing(tmp_path):
     scores = dict(re.findall(r"^  (2026-11-\d\d)\s+[\d,]+\s+[\d,]+\s+(\S+)\s+churn-", summary, re.MULTILINE))
     assert scores["2026-11-16"] == "baseline" and int(scores["2026-11-23"].replace(",", "")) > 0, scores
     assert re.search(r"model churn-20251229-\w+: champion", summary)
+    # places_refresh ran once for November: the bundled crawl (4 KT agencies are outside Seoul), and its map.
+    assert first.index("places_refresh     2026-11-01  ... ok") < first.index("telco_ingest       2026-11-16  ... ok")
+    places = dict(re.findall(r"^  (kt_\w+|digital_learning_center)\s+([\d,]+)\s", summary, re.MULTILINE))
+    assert places == {"digital_learning_center": "132", "kt_agency": "393", "kt_experience_plaza": "22",
+                      "kt_plaza": "56"}, summary
+    assert (tmp_path / "local" / "artifacts" / "places" / "places_map_latest.png").read_bytes()[:4] == b"\x89PNG"
     report = tmp_path / "local" / "report" / "churn_report.html"
     assert report.is_file() and "Senior watch list" in report.read_text(encoding="utf-8")
 

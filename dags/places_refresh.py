@@ -1,0 +1,141 @@
+"""
+### places_refresh: 디지털 배움터 venues and KT stores, scraped, geocoded, validated, published
+
+**Runs** monthly (1st, 03:00 KST); the month is the run's crawl date. Two sources, each on its
+own branch so one failing never holds back the other: the KT store finder (`kt_stores`) and
+the 디지털 배움터 venue list (`learning_centers`).
+
+**Steps**
+1. `seed_bundled_places`: a source that has never been published gets the bundled 2023 crawl
+   (`include/data/places/`), through the same checks; so outreach always has places.
+2. `scrape_<source>`: a real headless Chromium walks every result page of the site named by
+   `RETENTION_KT_STORE_FINDER_URL` / `RETENTION_LEARNING_CENTERS_URL` (politely: delay between
+   pages, timeouts, retries with backoff, a clear user agent) and lands what it shows in
+   `raw.place_crawls`. *Skipped* when no URL is set (the default locally): the bundled crawl
+   stays published.
+3. `validate_<source>`: address normalised, district and legal dong extracted, position from
+   the bundled polygons (an online geocoder only when a key is configured, through
+   `core.geocode_cache`) into `raw.places_prepared`; Great Expectations suite `places`
+   (count within 0.8x-1.25x of the published places, names and addresses present, positions
+   inside Seoul, one place per name); results and held-back rows in `ops`.
+4. `publish_<source>`: one MERGE makes the crawl the source's current places in `core.places`;
+   the previous version is kept with its `valid_to`. Then the Asset `core.places`.
+5. `draw_places_map`: a PNG map of the current places in the artifact store
+   (`places/places_map_latest.png`).
+
+**Re-running** a month replaces that month's rows in every table; the same results publish the
+same places.
+
+**When it fails** (`core.places` always keeps the last published places):
+- `scrape_*`, *LayoutChangedError: expected ... not found on page N of URL*: the site changed;
+  fails at once, without retries. Update the scraper module the message names, then *Clear*.
+- `scrape_*`, *ScrapeError* (timeouts, server errors after the scraper's own retries): retried;
+  if the site stays down, the month keeps the previous places. *Clear* later.
+- `scrape_*`, *Chromium not found*: install `chromium chromium-driver` (README, set-up).
+- `validate_*`, *was not published*: the crawl failed a blocking check (a far smaller list,
+  places outside Seoul...); the log has the table of checks, `ops.validation_results` and
+  `ops.quarantine` the details (suite `places`, `load_id` = the crawl id). If the site really
+  changed that much, raise `RETENTION_PLACES_VOLUME_MIN_RATIO` for one run and *Clear*.
+- `publish_*`: BigQuery's message; *Clear* the task.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, get_current_context, task
+
+from retention.assets import CORE_PLACES
+
+RETRY_DELAY = timedelta(seconds=int(os.environ.get("RETENTION_RETRY_DELAY_SECONDS", "300")))
+# Task name -> source; both branches run the same code.
+BRANCHES = {"kt_stores": "kt_store_finder", "learning_centers": "digital_learning_centers"}
+
+
+@dag(
+    schedule="0 3 1 * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Seoul"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    default_args={"owner": "data-engineering", "retries": 2, "retry_delay": RETRY_DELAY},
+    tags=["places", "scraping", "monthly"],
+)
+def places_refresh():
+    @task(outlets=[CORE_PLACES])
+    def seed_bundled_places() -> list[dict]:
+        from retention.places.refresh import ensure_tables, seed_bundled_places
+        from retention.task_errors import fail_fast_on_bad_data
+        from retention.warehouse import Warehouse
+
+        warehouse = Warehouse.connect()
+        ensure_tables(warehouse)
+        with fail_fast_on_bad_data():
+            return seed_bundled_places(warehouse, get_current_context()["run_id"])
+
+    def branch(name: str, source: str):
+        @task(task_id=f"scrape_{name}")
+        def scrape() -> dict:
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            from retention.places.refresh import scrape_and_land
+            from retention.places.scrapers import LayoutChangedError
+            from retention.schedule import run_crawl_month
+            from retention.task_errors import fail_fast_on_bad_data
+            from retention.warehouse import Warehouse
+
+            with fail_fast_on_bad_data(LayoutChangedError):
+                landed = scrape_and_land(Warehouse.connect(), source, run_crawl_month(get_current_context()))
+            if landed is None:
+                raise AirflowSkipException(f"no live site configured for {source}: core.places keeps what it has")
+            return landed
+
+        @task(task_id=f"validate_{name}")
+        def validate(landed: dict) -> dict:
+            import datetime as dt
+
+            from retention.places.refresh import validate_crawl
+            from retention.task_errors import fail_fast_on_bad_data
+            from retention.warehouse import Warehouse
+
+            with fail_fast_on_bad_data():
+                return validate_crawl(Warehouse.connect(), source, dt.date.fromisoformat(landed["crawl_date"]),
+                                      landed["crawl_id"], get_current_context()["run_id"])
+
+        @task(task_id=f"publish_{name}", outlets=[CORE_PLACES])
+        def publish(landed: dict, validation: dict) -> dict:
+            import datetime as dt
+
+            from retention.places.refresh import publish_crawl
+            from retention.task_errors import fail_fast_on_bad_data
+            from retention.warehouse import Warehouse
+
+            with fail_fast_on_bad_data():
+                return publish_crawl(Warehouse.connect(), source, dt.date.fromisoformat(landed["crawl_date"]),
+                                     landed["crawl_id"])
+
+        landed = scrape()
+        return landed, publish(landed, validate(landed))
+
+    # Drawn when nothing failed (a skipped scrape is fine): a failed branch fails the run.
+    @task(trigger_rule="none_failed")
+    def draw_places_map() -> list[str]:
+        from retention.places.map import write_places_map
+        from retention.places.refresh import current_places
+        from retention.schedule import run_crawl_month
+        from retention.warehouse import Warehouse
+
+        return write_places_map(current_places(Warehouse.connect()), run_crawl_month(get_current_context()))
+
+    seeded = seed_bundled_places()
+    drawn = draw_places_map()
+    for name, source in BRANCHES.items():
+        landed, published = branch(name, source)
+        seeded >> landed
+        published >> drawn
+    seeded >> drawn
+
+
+places_refresh()

@@ -1,0 +1,329 @@
+"""The monthly places refresh, one source at a time: land, prepare, validate, publish.
+
+Write-audit-publish, like the weekly files: a crawl (live scrape or the bundled 2023 crawl)
+is landed as shown in `raw.place_crawls`; prepared (address normalised, district and legal
+dong, a position) in `raw.places_prepared`; checked by the Great Expectations suite `places`
+(results and quarantined rows in `ops`); and only then published to `core.places` as the
+source's current version, the previous one kept with its `valid_to`. Every step replaces the
+rows of its (source, crawl month): a re-run of the month gives the same tables.
+
+Until a live crawl of a source has been published, `core.places` holds the bundled crawl
+(`seed_bundled_places`), so outreach always has places to point to; a failed or refused
+scrape leaves whatever was published last.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Sequence
+
+from retention.places.bundled import BUNDLED_CRAWL_DATE, bundled_places
+from retention.places.model import DIGITAL_LEARNING_CENTERS, KT_STORE_FINDER, ScrapedPlace
+from retention.quality import records
+from retention.quality.gates import DataQualityError, SuiteContext, Thresholds, summary_table, validate
+from retention.quality.suites import get_suite
+from retention.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+SOURCES = (KT_STORE_FINDER, DIGITAL_LEARNING_CENTERS)
+SUITE = "places"
+LIVE_SCRAPE = "live_scrape"
+BUNDLED_CRAWL = "bundled_crawl"
+
+PLACE_TYPES = {
+    "[대리점]": "kt_agency",
+    "[플라자]": "kt_plaza",
+    "[체험형 플라자]": "kt_experience_plaza",
+    "디지털 배움터": "digital_learning_center",
+}
+_ID_PREFIX = {KT_STORE_FINDER: "kt", DIGITAL_LEARNING_CENTERS: "dlc"}
+# An address that names another city or province: the site listed it under Seoul (the 2023 KT
+# crawl has four, in 속초, 시흥 and 인천). Kept and counted, never published: the outreach is
+# for Seoul. An address naming no city at all is not assumed elsewhere; validation judges it.
+_OTHER_REGION = re.compile(
+    r"^(경기|인천|강원|충청|충북|충남|전라|전북|전남|경상|경북|경남|부산|대구|광주|대전|울산|세종|제주)"
+)
+
+TABLE_DDL = (
+    "raw/place_crawls/create.sql",
+    "raw/places_prepared/create.sql",
+    "core/places/create.sql",
+    "core/geocode_cache/create.sql",
+)
+
+
+def ensure_tables(warehouse: Warehouse) -> None:
+    warehouse.ensure_datasets()
+    for path in (*TABLE_DDL, *records.TABLE_DDL):
+        warehouse.run_file(path)
+
+
+# -- land ------------------------------------------------------------------------------------
+
+
+def land_crawl(
+    warehouse: Warehouse,
+    source: str,
+    crawl_date: dt.date,
+    places: Sequence[ScrapedPlace],
+    *,
+    origin: str,
+    base_url: str | None,
+    crawled_at: dt.datetime,
+) -> dict:
+    """Keep a crawl as shown, replacing the source's rows of the month. Its id is a hash of the
+    rows, so landing the same results twice gives the same id and the same table."""
+    if not places:
+        raise DataQualityError(
+            f"the {source} crawl for {crawl_date:%Y-%m} returned no places (from {base_url or 'the bundled file'}); "
+            "nothing was landed and core.places keeps the last published places"
+        )
+    content = json.dumps([p.as_dict() for p in places], ensure_ascii=False, sort_keys=True)
+    crawl_id = f"{source}-{crawl_date:%Y%m}-{hashlib.sha256(content.encode()).hexdigest()[:12]}"
+    loaded_at = dt.datetime.now(dt.UTC)
+    rows = [
+        {
+            "crawl_date": crawl_date, "source": source, "crawl_id": crawl_id, "origin": origin, "base_url": base_url,
+            "crawled_at": crawled_at, "source_row": index, "type_label": place.type_label, "name": place.name,
+            "address": place.address, "phone": place.phone, "detail_url": place.detail_url,
+            "page": place.page or None, "position": place.position, "loaded_at": loaded_at,
+        }
+        for index, place in enumerate(places, start=1)
+    ]
+    warehouse.replace_rows(
+        warehouse.table_id("raw", "place_crawls"), rows, {"crawl_date": crawl_date, "source": source}
+    )
+    log.info("landed %s %s places for %s as crawl %s (%s)", len(rows), source, crawl_date, crawl_id, origin)
+    return {"source": source, "crawl_date": crawl_date.isoformat(), "crawl_id": crawl_id, "rows": len(rows),
+            "origin": origin}
+
+
+def scrape_and_land(warehouse: Warehouse, source: str, crawl_date: dt.date) -> dict | None:
+    """Scrape the live site of `source` and land what it shows; None when no site is
+    configured for it (the bundled crawl stays published)."""
+    from retention.places.scrapers import ScrapeSettings, scrape
+
+    settings = ScrapeSettings.from_env(source)
+    if not settings.base_url:
+        return None
+    crawled_at = dt.datetime.now(dt.UTC)
+    places = scrape(source, settings)
+    return land_crawl(warehouse, source, crawl_date, places, origin=LIVE_SCRAPE, base_url=settings.base_url,
+                      crawled_at=crawled_at)
+
+
+# -- prepare ---------------------------------------------------------------------------------
+
+
+def prepare_crawl(warehouse: Warehouse, source: str, crawl_date: dt.date, crawl_id: str):
+    """Normalise, locate and geocode a landed crawl into `raw.places_prepared`; returns the rows."""
+    import pandas as pd
+
+    from retention.places.addresses import parse_address
+    from retention.places.geocode import Gazetteer
+    from retention.places.online import geocode_places, online_geocoder_from_env
+
+    crawl = warehouse.dataframe(
+        "SELECT * FROM `{{ raw }}.place_crawls` WHERE crawl_date = @crawl_date AND source = @source "
+        "AND crawl_id = @crawl_id ORDER BY source_row",
+        {"crawl_date": crawl_date, "source": source, "crawl_id": crawl_id},
+        source="raw.place_crawls",
+    )
+    if crawl.empty:
+        raise DataQualityError(
+            f"no landed rows for crawl {crawl_id} ({source}, {crawl_date}) in raw.place_crawls: "
+            "clear the run from its scrape or seed task"
+        )
+    gazetteer = Gazetteer.bundled()
+    parsed = [parse_address(address or "", gazetteer) for address in crawl["address"]]
+    online = online_geocoder_from_env()
+    geocodes = geocode_places(
+        [p.normalised for p in parsed], gazetteer, online=online,
+        cache=WarehouseGeocodeCache(warehouse) if online else None,
+    )
+    prepared_at = dt.datetime.now(dt.UTC)
+    rows, seen = [], {}
+    for record, address in zip(crawl.to_dict("records"), parsed, strict=True):
+        name = _clean(record["name"])
+        place_id = f"{_ID_PREFIX[source]}:{name}" if name else None
+        key = (place_id, address.normalised)
+        duplicate_of = seen.get(key)
+        seen.setdefault(key, record["source_row"])
+        geocode = geocodes.get(address.normalised)
+        located = geocode is not None and geocode.precision != "none"
+        rows.append({
+            "crawl_date": crawl_date, "source": source, "crawl_id": crawl_id, "source_row": record["source_row"],
+            "place_id": place_id, "duplicate_of_row": duplicate_of,
+            "out_of_area": not address.in_seoul and bool(_OTHER_REGION.match(address.normalised)),
+            "place_type": PLACE_TYPES.get(_clean(record["type_label"]) or ""),
+            "type_label": record["type_label"], "name": name, "address": _clean(record["address"]),
+            "address_normalised": address.normalised or None, "address_truncated": address.truncated,
+            "district": address.district, "district_code": address.district_code,
+            "dong": address.dong, "dong_code": address.dong_code,
+            "latitude": geocode.latitude if located else None, "longitude": geocode.longitude if located else None,
+            "geocode_precision": geocode.precision if geocode else "none",
+            "geocode_method": geocode.method if geocode else None,
+            "phone": _clean(record["phone"]), "detail_url": _clean(record["detail_url"]),
+            "origin": record["origin"], "crawled_at": record["crawled_at"], "prepared_at": prepared_at,
+        })
+    warehouse.replace_rows(
+        warehouse.table_id("raw", "places_prepared"), rows, {"crawl_date": crawl_date, "source": source}
+    )
+    frame = pd.DataFrame(rows)
+    frame["inside_seoul"] = [
+        row["latitude"] is not None and gazetteer.contains(row["latitude"], row["longitude"]) for row in rows
+    ]
+    duplicates, out_of_area = int(frame["duplicate_of_row"].notna().sum()), int(frame["out_of_area"].sum())
+    if duplicates:
+        log.warning("%s: %s rows list a place already listed earlier in the crawl (kept in raw, published once)",
+                    crawl_id, duplicates)
+    if out_of_area:
+        log.warning("%s: %s places are outside Seoul by their address (kept in raw.places_prepared, not published): %s",
+                    crawl_id, out_of_area, "; ".join(frame.loc[frame["out_of_area"], "address"]))
+    return frame
+
+
+def _clean(value) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    text = " ".join(str(value).split())
+    return text or None
+
+
+class WarehouseGeocodeCache:
+    """`core.geocode_cache`: what an online geocoder answered, by normalised address."""
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+        self.table_id = warehouse.table_id("core", "geocode_cache")
+
+    def lookup(self, addresses: list[str]) -> dict:
+        from retention.places.geocode import Geocode
+
+        if not addresses:
+            return {}
+        rows = self.warehouse.rows(
+            "SELECT * FROM `{{ core }}.geocode_cache` WHERE address_normalised IN UNNEST(@addresses)",
+            {"addresses": sorted(set(addresses))}, source="core.geocode_cache",
+        )
+        return {
+            row["address_normalised"]: Geocode(
+                latitude=row["latitude"], longitude=row["longitude"], precision=row["precision"], method=row["method"],
+                district_code=row["district_code"], dong_code=row["dong_code"],
+            )
+            for row in rows
+        }
+
+    def store(self, results: dict) -> None:
+        """Add or refresh the given answers in one MERGE (a few dozen addresses a month)."""
+        import uuid
+
+        if not results:
+            return
+        now = dt.datetime.now(dt.UTC)
+        rows = [
+            {"address_normalised": address, "latitude": geocode.latitude, "longitude": geocode.longitude,
+             "precision": geocode.precision, "method": geocode.method, "district_code": geocode.district_code,
+             "dong_code": geocode.dong_code, "resolved_at": now}
+            for address, geocode in results.items()
+        ]
+        table = self.warehouse.client.get_table(self.table_id)
+        staged = f"_geocode_cache_staging_{uuid.uuid4().hex[:16]}"
+        staged_id = self.warehouse.table_id("core", staged)
+        try:
+            self.warehouse.load_json_rows(staged_id, rows, table.schema, expires_after=dt.timedelta(hours=6))
+            self.warehouse.run_file("core/geocode_cache/store.sql", identifiers={"staged": staged})
+        finally:
+            self.warehouse.drop_table(staged_id)
+
+
+# -- validate and publish ---------------------------------------------------------------------
+
+
+def current_count(warehouse: Warehouse, source: str) -> int:
+    return warehouse.count_rows(warehouse.table_id("core", "places"), "source = @s AND valid_to IS NULL", {"s": source})
+
+
+def validate_crawl(
+    warehouse: Warehouse, source: str, crawl_date: dt.date, crawl_id: str, dag_run_id: str | None = None
+) -> dict:
+    """Prepare and check a landed crawl; record the results in `ops`. Raises DataQualityError
+    (after recording) when it must not replace the published places."""
+    frame = prepare_crawl(warehouse, source, crawl_date, crawl_id)
+    previous = current_count(warehouse, source)
+    context = SuiteContext(thresholds=Thresholds.from_env(), snapshot_date=crawl_date,
+                           previous_row_count=previous or None)
+    suite = get_suite(SUITE)
+    where = f"{source} crawl {crawl_id}"
+    report = validate(frame, suite, context, source=where)
+    records.record(warehouse, report, frame, snapshot_date=crawl_date, load_id=crawl_id, source_uri=where,
+                   dag_run_id=dag_run_id)
+    log.info("data quality of %s:\n%s", where, summary_table(report))
+    checked = suite.prepare(frame, context)
+    dong_share = float(checked["geocode_precision"].isin(["address", "dong"]).mean()) if len(checked) else 0.0
+    if report.decision == "block":
+        raise DataQualityError(report.message + "; core.places keeps the last published places")
+    if report.decision == "publish_with_warnings":
+        log.warning(report.message)
+    return {"decision": report.decision, "rows_quarantined": report.rows_quarantined,
+            "duplicates": int(frame["duplicate_of_row"].notna().sum()), "out_of_area": int(frame["out_of_area"].sum()),
+            "dong_precision_share": round(dong_share, 4),
+            "message": report.message}
+
+
+def publish_crawl(warehouse: Warehouse, source: str, crawl_date: dt.date, crawl_id: str) -> dict:
+    """Make a validated crawl the source's published places (one MERGE, history kept)."""
+    decision = records.decision_for(warehouse, SUITE, crawl_date, crawl_id)
+    if decision not in ("publish", "publish_with_warnings"):
+        raise DataQualityError(
+            f"crawl {crawl_id} is not cleared for publishing (validation: {decision or 'never ran'}); "
+            "core.places keeps the last published places"
+        )
+    later = warehouse.rows(
+        "SELECT MIN(crawl_date) AS next_crawl FROM `{{ core }}.places` WHERE source = @source AND crawl_date > @d",
+        {"source": source, "d": crawl_date}, source="core.places",
+    )
+    next_crawl = later[0]["next_crawl"] if later and later[0]["next_crawl"] else dt.date(9999, 12, 31)
+    warehouse.run_file("core/places/publish.sql", {
+        "source": source, "crawl_date": crawl_date, "crawl_id": crawl_id, "next_crawl_date": next_crawl,
+        "published_at": dt.datetime.now(dt.UTC),
+    })
+    published = warehouse.count_rows(
+        warehouse.table_id("core", "places"), "source = @s AND crawl_date = @d", {"s": source, "d": crawl_date}
+    )
+    log.info("published %s %s places from crawl %s (valid from %s)", published, source, crawl_id, crawl_date)
+    return {"source": source, "crawl_date": crawl_date.isoformat(), "crawl_id": crawl_id, "rows": published}
+
+
+def refresh_from(warehouse: Warehouse, landed: dict, dag_run_id: str | None = None) -> dict:
+    """Validate and publish a landed crawl (both steps; the DAG runs them as separate tasks)."""
+    crawl_date = dt.date.fromisoformat(landed["crawl_date"])
+    validation = validate_crawl(warehouse, landed["source"], crawl_date, landed["crawl_id"], dag_run_id)
+    return {**publish_crawl(warehouse, landed["source"], crawl_date, landed["crawl_id"]), "validation": validation}
+
+
+def seed_bundled_places(warehouse: Warehouse, dag_run_id: str | None = None) -> list[dict]:
+    """Publish the bundled 2023 crawl of every source that has no published places yet."""
+    seeded = []
+    for source in SOURCES:
+        if current_count(warehouse, source):
+            continue
+        landed = land_crawl(
+            warehouse, source, BUNDLED_CRAWL_DATE, bundled_places(source), origin=BUNDLED_CRAWL, base_url=None,
+            crawled_at=dt.datetime(2023, 11, 1, tzinfo=dt.UTC),
+        )
+        seeded.append(refresh_from(warehouse, landed, dag_run_id))
+    return seeded
+
+
+def current_places(warehouse: Warehouse):
+    """The published places (every source's current version), for the map and for outreach."""
+    return warehouse.dataframe(
+        "SELECT * FROM `{{ core }}.places` WHERE valid_to IS NULL ORDER BY source, place_type, name",
+        source="core.places",
+    )
