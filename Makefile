@@ -18,7 +18,7 @@ system-packages:
 	    && fc-list 2>/dev/null | grep -q "CJK"; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  echo "Installing $(SYSTEM_PACKAGES) from the distribution's packages"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
 	else \
 	  echo "Missing system packages: run  sudo apt-get install -y $(SYSTEM_PACKAGES)  (README, \"The two commands\")"; exit 1; \
 	fi

@@ -20,22 +20,27 @@ the 디지털 배움터 venue list (`learning_centers`).
    inside Seoul, one place per name); results and held-back rows in `ops`.
 4. `publish_<source>`: one MERGE makes the crawl the source's current places in `core.places`;
    the previous version is kept with its `valid_to`. Then the Asset `core.places`.
-5. `draw_places_map`: a PNG map of the current places in the artifact store
-   (`places/places_map_latest.png`).
+5. `draw_places_map`: a PNG map of the places published for the month in the artifact store
+   (`places/places_map_<YYYY-MM>.png`, and `places_map_latest.png` unless the month is a
+   backfill), drawn even when a branch failed; `fail_if_a_branch_failed` then fails the run.
 
-**Re-running** a month replaces that month's rows in every table; the same results publish the
-same places.
+**Re-running** a month gives the same tables. A site shows today's places, so only the
+current month is scraped: a re-run or backfill of a past month re-uses the crawl landed for
+it then (or is skipped if there was none); it never rewrites a month with today's list.
 
 **When it fails** (`core.places` always keeps the last published places):
 - `scrape_*`, *LayoutChangedError: expected ... not found on page N of URL*: the site changed;
   fails at once, without retries. Update the scraper module the message names, then *Clear*.
-- `scrape_*`, *ScrapeError* (timeouts, server errors after the scraper's own retries): retried;
-  if the site stays down, the month keeps the previous places. *Clear* later.
+- `scrape_*`, *ScrapeError* (timeouts, server errors after the scraper's own retries, a page
+  that showed nothing, or fewer/more places read than the site announces): retried; if it
+  persists, the month keeps the previous places. *Clear* later. A listing with a blank name or
+  address does not fail the scrape: `validate_*` holds it back in `ops.quarantine`, counted.
 - `scrape_*`, *Chromium not found*: install `chromium chromium-driver` (README, set-up).
 - `validate_*`, *was not published*: the crawl failed a blocking check (a far smaller list,
   places outside Seoul...); the log has the table of checks, `ops.validation_results` and
   `ops.quarantine` the details (suite `places`, `load_id` = the crawl id). If the site really
-  changed that much, raise `RETENTION_PLACES_VOLUME_MIN_RATIO` for one run and *Clear*.
+  changed that much, lower `RETENTION_PLACES_VOLUME_MIN_RATIO` (or raise `..._MAX_RATIO`) in
+  the workers' environment, *Clear* `validate_*`, then set it back.
 - `publish_*`: BigQuery's message; *Clear* the task.
 """
 
@@ -64,7 +69,7 @@ BRANCHES = {"kt_stores": "kt_store_finder", "learning_centers": "digital_learnin
     tags=["places", "scraping", "monthly"],
 )
 def places_refresh():
-    @task(outlets=[CORE_PLACES])
+    @task
     def seed_bundled_places() -> list[dict]:
         from retention.places.refresh import ensure_tables, seed_bundled_places
         from retention.task_errors import fail_fast_on_bad_data
@@ -80,17 +85,17 @@ def places_refresh():
         def scrape() -> dict:
             from airflow.sdk.exceptions import AirflowSkipException
 
-            from retention.places.refresh import scrape_and_land
+            from retention.places.refresh import NoCrawl, scrape_and_land
             from retention.places.scrapers import LayoutChangedError
             from retention.schedule import run_crawl_month
             from retention.task_errors import fail_fast_on_bad_data
             from retention.warehouse import Warehouse
 
-            with fail_fast_on_bad_data(LayoutChangedError):
-                landed = scrape_and_land(Warehouse.connect(), source, run_crawl_month(get_current_context()))
-            if landed is None:
-                raise AirflowSkipException(f"no live site configured for {source}: core.places keeps what it has")
-            return landed
+            try:
+                with fail_fast_on_bad_data(LayoutChangedError):
+                    return scrape_and_land(Warehouse.connect(), source, run_crawl_month(get_current_context()))
+            except NoCrawl as nothing:
+                raise AirflowSkipException(str(nothing)) from nothing
 
         @task(task_id=f"validate_{name}")
         def validate(landed: dict) -> dict:
@@ -117,25 +122,45 @@ def places_refresh():
                                      landed["crawl_id"])
 
         landed = scrape()
-        return landed, publish(landed, validate(landed))
+        validated = validate(landed)
+        return [landed, validated, publish(landed, validated)]
 
-    # Drawn when nothing failed (a skipped scrape is fine): a failed branch fails the run.
-    @task(trigger_rule="none_failed")
+    # Whatever the branches did, the map shows what is published for the month (a failed
+    # branch's source keeps its last published places); fail_if_a_branch_failed fails the run.
+    @task(trigger_rule="all_done")
     def draw_places_map() -> list[str]:
         from retention.places.map import write_places_map
-        from retention.places.refresh import current_places
+        from retention.places.refresh import latest_crawl_month, places_as_of
         from retention.schedule import run_crawl_month
         from retention.warehouse import Warehouse
 
-        return write_places_map(current_places(Warehouse.connect()), run_crawl_month(get_current_context()))
+        warehouse, month = Warehouse.connect(), run_crawl_month(get_current_context())
+        latest = latest_crawl_month(warehouse)
+        return write_places_map(places_as_of(warehouse, month), month, is_latest=latest is None or month >= latest)
+
+    # The run's outcome: the map above runs whatever happened, so without this task a failed
+    # scrape would leave a green run (Airflow's "watcher" pattern from its system tests). It raises
+    # AirflowFailException, which is never retried.
+    @task(trigger_rule="one_failed")
+    def fail_if_a_branch_failed() -> None:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(
+            "a places_refresh task failed (see the red task and its log); core.places keeps, for that source, "
+            "the places published last"
+        )
 
     seeded = seed_bundled_places()
     drawn = draw_places_map()
-    for name, source in BRANCHES.items():
-        landed, published = branch(name, source)
-        seeded >> landed
-        published >> drawn
+    watcher = fail_if_a_branch_failed()
     seeded >> drawn
+    seeded >> watcher
+    drawn >> watcher
+    for name, source in BRANCHES.items():
+        tasks = branch(name, source)
+        seeded >> tasks[0]
+        tasks[-1] >> drawn
+        tasks >> watcher
 
 
 places_refresh()

@@ -78,6 +78,8 @@ def test_a_scraped_month_is_published_and_a_changed_layout_leaves_the_places_as_
     for branch in ("kt_stores", "learning_centers"):
         assert states[f"scrape_{branch}"] == ("failed", 1), states  # a layout change is not retried
         assert states[f"publish_{branch}"][0] == "upstream_failed", states
-    assert states["draw_places_map"][0] == "upstream_failed", states
+    assert states["fail_if_a_branch_failed"][0] == "failed", states
     assert {source: _places(warehouse, source) for source in before} == before
-    assert not (maps / "places_map_2027-01.png").exists()
+    # January's map shows what is still published: December's crawl.
+    assert states["draw_places_map"][0] == "success", states
+    assert (maps / "places_map_2027-01.png").read_bytes()[:4] == b"\x89PNG"

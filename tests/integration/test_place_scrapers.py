@@ -2,8 +2,9 @@
 
 Every scrape goes through `scrape()`, the entry point the monthly refresh uses: start the
 browser, walk every page, close the browser. The fixture sites (tests/place_sites) are filled
-from the bundled 2023 crawls, so a full walk must return those rows exactly. After each test,
-no browser of ours may be left running and no temporary profile left on disk.
+from the bundled 2023 crawls, so a full walk must return those rows exactly, and as many as the
+site announces. After each test, no browser of ours may be left running and no temporary
+profile left on disk.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ SCRAPER_FILES = {
     DIGITAL_LEARNING_CENTERS: "include/retention/places/scrapers/digital_learning_centers.py",
 }
 ITEM_SELECTORS = {KT_STORE_FINDER: "li.store-item", DIGITAL_LEARNING_CENTERS: "li.place-item"}
+ADDRESS_SELECTORS = {KT_STORE_FINDER: ".store-addr", DIGITAL_LEARNING_CENTERS: ".place-addr"}
 
 
 def settings_for(sites: PlaceSites, source: str, **changes: object) -> ScrapeSettings:
@@ -73,6 +75,23 @@ def our_browser_processes() -> list[str]:
         if PROFILE_PREFIX in command or (parent == os.getpid() and "chromedriver" in command):
             found.append(f"{process.name}: {command[:150]}")
     return found
+
+
+def pages_asked_for(sites: PlaceSites, source: str) -> list[int]:
+    """The result pages the scraper asked for, in order; the venue list's first GET (the page as
+    opened, before the scraper searches) is not one of them."""
+    return [request.page for request in sites.result_requests(source)
+            if not (source == DIGITAL_LEARNING_CENTERS and request.method == "GET")]
+
+
+def warnings_of(caplog) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+
+
+@pytest.fixture(autouse=True)
+def failure_screenshots_in_tmp(tmp_path, monkeypatch):
+    """A failed scrape saves a screenshot to the artifact store: keep it out of the repository's .local/."""
+    monkeypatch.setenv("RETENTION_ARTIFACT_STORE", str(tmp_path / "artifacts"))
 
 
 @pytest.fixture(autouse=True)
@@ -176,6 +195,125 @@ def test_a_changed_layout_stops_the_scrape_without_retrying(source, tmp_path, mo
     # What the browser showed is kept for whoever updates the scraper, and the message says where.
     shots = list((tmp_path / "artifacts" / "places" / "failures").glob(f"{source}-*.png"))
     assert len(shots) == 1 and shots[0].read_bytes()[:4] == b"\x89PNG" and str(shots[0]) in message
+
+
+@BOTH_SOURCES
+@pytest.mark.parametrize(("field", "markup"), [("name", "empty"), ("address", "missing")])
+def test_a_listing_without_a_name_or_address_is_kept_blank_and_the_walk_goes_on(source, field, markup, caplog):
+    # Row 13 (page 2, position 3): its element is there but empty, or left out of the item.
+    with serve_place_sites(render_delay_ms=20, kt_rows=25, venue_rows=25, blank_row=13, blank_field=field,
+                           blank_markup=markup) as sites:
+        places = scrape(source, settings_for(sites, source))
+
+    expected = expected_rows(source, sites, rows=25)
+    column = {"name": 1, "address": 2}[field]
+    expected[12] = (*expected[12][:column], "", *expected[12][column + 1:])
+    assert rows_of(places) == expected, "every row kept, the blank one with '' for validation to quarantine"
+    assert (places[12].page, places[12].position) == (2, 3)
+    assert [message for message in warnings_of(caplog) if "result 3 on page 2" in message
+            and f"shows no {field}" in message], warnings_of(caplog)
+
+
+@BOTH_SOURCES
+def test_a_field_missing_from_every_result_of_a_page_is_a_layout_change(source):
+    # Page 2 holds one place, without an address element: no result shows the selector still works.
+    with serve_place_sites(render_delay_ms=20, kt_rows=11, venue_rows=11, blank_row=11, blank_field="address",
+                           blank_markup="missing") as sites:
+        settings = settings_for(sites, source, retries=3, backoff_seconds=0.2)
+        with pytest.raises(LayoutChangedError) as raised:
+            scrape(source, settings)
+
+    message = str(raised.value)
+    assert (f"expected the address ({ADDRESS_SELECTORS[source]}) in any of the 1 results not found on page 2 "
+            f"of {settings.base_url}") in message
+    assert f"update {SCRAPER_FILES[source]}" in message
+    assert pages_asked_for(sites, source) == [1, 2], "no retry"
+
+
+@BOTH_SOURCES
+def test_a_page_shown_empty_after_the_first_is_retried_then_reported(source):
+    with serve_place_sites(render_delay_ms=20, kt_rows=25, venue_rows=25, empty_page=2, empty_answers=10) as sites:
+        settings = settings_for(sites, source, retries=1)
+        with pytest.raises(ScrapeError) as raised:
+            scrape(source, settings)
+
+    message = str(raised.value)
+    assert f"could not read page 2 of {source} ({settings.base_url}) after 2 attempts" in message
+    assert "the site offered page 2 but showed nothing on it" in message
+    assert "core.places keeps the last good crawl" in message
+    assert len([request for request in sites.result_requests(source) if request.page == 2]) == 2
+
+
+@pytest.mark.parametrize(
+    ("source", "rows", "empty_page"),
+    [
+        (KT_STORE_FINDER, 25, 2),
+        # The first page of a block: no numbered link leads back to page 10, "이전" does.
+        (KT_STORE_FINDER, 115, 11),
+        (DIGITAL_LEARNING_CENTERS, 25, 2),
+    ],
+)
+def test_a_page_shown_empty_once_is_asked_for_again_and_read(source, rows, empty_page):
+    with serve_place_sites(render_delay_ms=20, kt_rows=rows, venue_rows=rows, empty_page=empty_page) as sites:
+        places = scrape(source, settings_for(sites, source, retries=1))
+
+    assert rows_of(places) == expected_rows(source, sites, rows=rows)
+    assert len([request for request in sites.result_requests(source) if request.page == empty_page]) == 2
+
+
+@BOTH_SOURCES
+def test_nothing_found_on_the_first_page_is_an_answer_only_when_the_site_announces_zero(source):
+    with serve_place_sites(render_delay_ms=20, kt_rows=0, venue_rows=0) as sites:
+        assert scrape(source, settings_for(sites, source)) == []
+
+    with serve_place_sites(render_delay_ms=20, kt_rows=25, venue_rows=25, empty_page=1, empty_answers=10) as sites:
+        with pytest.raises(ScrapeError) as raised:
+            scrape(source, settings_for(sites, source))
+
+    message = str(raised.value)
+    assert "the site offered page 1 but showed nothing on it" in message
+    assert "announces 25 places" in message
+
+
+@pytest.mark.parametrize(
+    ("source", "announced", "cause"),
+    [
+        (KT_STORE_FINDER, 30, "the walk stopped early or pages were skipped"),
+        (DIGITAL_LEARNING_CENTERS, 30, "the walk stopped early or pages were skipped"),
+        (KT_STORE_FINDER, 20, "pages were read twice, or places were added while we walked"),
+    ],
+)
+def test_a_walk_that_does_not_add_up_to_the_announced_total_is_a_scrape_error(source, announced, cause):
+    with serve_place_sites(render_delay_ms=20, kt_rows=25, venue_rows=25, announced_total=announced) as sites:
+        settings = settings_for(sites, source, retries=2)
+        with pytest.raises(ScrapeError) as raised:
+            scrape(source, settings)
+
+    message = str(raised.value)
+    assert f"read 25 places over 3 pages of {settings.base_url} but the site announces {announced}: {cause}" in message
+    assert "core.places keeps the last good crawl" in message
+    # Every page was read once: the task's own retry walks again, not the scraper.
+    assert pages_asked_for(sites, source) == [1, 2, 3]
+
+
+@BOTH_SOURCES
+def test_a_site_that_shows_no_total_is_read_in_full_with_a_warning(source, caplog):
+    with serve_place_sites(render_delay_ms=20, kt_rows=25, venue_rows=25, show_total=False) as sites:
+        places = scrape(source, settings_for(sites, source))
+
+    assert rows_of(places) == expected_rows(source, sites, rows=25)
+    assert [message for message in warnings_of(caplog) if "the site shows no total of places after 3 pages" in message
+            and "cannot check that all 25 places were read" in message], warnings_of(caplog)
+
+
+@pytest.mark.parametrize("quote", ["", "'", '"'])
+def test_venue_pages_are_followed_however_the_page_links_quote_the_number(quote):
+    # fn_egov_link_page(2), fn_egov_link_page('2'), fn_egov_link_page("2"): all seen on eGov sites.
+    with serve_place_sites(render_delay_ms=20, venue_rows=25, pager_quote=quote) as sites:
+        places = scrape(DIGITAL_LEARNING_CENTERS, settings_for(sites, DIGITAL_LEARNING_CENTERS))
+
+    assert rows_of(places) == expected_rows(DIGITAL_LEARNING_CENTERS, sites, rows=25)
+    assert pages_asked_for(sites, DIGITAL_LEARNING_CENTERS) == [1, 2, 3]
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,12 @@ from retention.places.bundled import BUNDLED_CRAWL_DATE, bundled_places
 from retention.places.model import DIGITAL_LEARNING_CENTERS, KT_STORE_FINDER
 from retention.places.refresh import (
     LIVE_SCRAPE,
+    NoCrawl,
     current_places,
     ensure_tables,
     land_crawl,
     refresh_from,
+    scrape_and_land,
     seed_bundled_places,
 )
 from retention.quality.gates import DataQualityError
@@ -168,3 +170,35 @@ def test_the_geocode_cache_table_answers_each_address_once(warehouse):
     assert online.queries == ["서울특별시 강남구 선릉로 515"]  # answered by core.geocode_cache
     assert again[address].dong_code == "11680106" and again[address].method == "cache"
     assert warehouse.count_rows(warehouse.table_id("core", "geocode_cache")) == 1
+
+
+def test_a_past_month_is_never_scraped_again_but_re_uses_the_crawl_landed_for_it(seeded, monkeypatch):
+    monkeypatch.setenv("RETENTION_KT_STORE_FINDER_URL", "http://127.0.0.1:9/never-opened")
+    today = dt.date(2027, 2, 15)
+    # A backfill of a month nobody crawled: skipped, never filled with today's list.
+    with pytest.raises(NoCrawl, match="2026-11 is a past month and no kt_store_finder crawl was landed"):
+        scrape_and_land(seeded, KT_STORE_FINDER, NOVEMBER, today=today)
+    # A re-run of a crawled month validates and publishes the crawl landed then, unchanged.
+    stores = bundled_places(KT_STORE_FINDER)[:-1]
+    landed = _live(seeded, KT_STORE_FINDER, DECEMBER, stores)
+    assert scrape_and_land(seeded, KT_STORE_FINDER, DECEMBER, today=today)["crawl_id"] == landed["crawl_id"]
+    # The current month is scraped only when a site is configured.
+    monkeypatch.delenv("RETENTION_KT_STORE_FINDER_URL")
+    with pytest.raises(NoCrawl, match="no live site configured for kt_store_finder"):
+        scrape_and_land(seeded, KT_STORE_FINDER, dt.date(2027, 2, 1), today=today)
+
+
+def test_raw_keeps_every_crawl_of_a_month_and_core_the_last_validated_one(seeded):
+    stores = bundled_places(KT_STORE_FINDER)
+    first = _live(seeded, KT_STORE_FINDER, DECEMBER, stores)
+    second = _live(seeded, KT_STORE_FINDER, DECEMBER, stores[:-1])
+    assert first["crawl_id"] != second["crawl_id"]
+    landed = seeded.rows(
+        "SELECT crawl_id, COUNT(*) AS n FROM `{{ raw }}.place_crawls` WHERE crawl_date = @d GROUP BY 1 ORDER BY 2",
+        {"d": DECEMBER},
+    )
+    assert [row["n"] for row in landed] == [474, 475]
+    published = seeded.rows(
+        "SELECT DISTINCT crawl_id FROM `{{ core }}.places` WHERE crawl_date = @d", {"d": DECEMBER}
+    )
+    assert published == [{"crawl_id": second["crawl_id"]}]

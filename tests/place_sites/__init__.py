@@ -96,6 +96,14 @@ def serve_place_sites(
     failures: int = 1,
     kt_rows: int | None = None,
     venue_rows: int | None = None,
+    empty_page: int | None = None,
+    empty_answers: int = 1,
+    blank_row: int | None = None,
+    blank_field: str = "name",
+    blank_markup: str = "empty",
+    announced_total: int | None = None,
+    show_total: bool = True,
+    pager_quote: str = "",
 ) -> Iterator[PlaceSites]:
     """Serve both fixture sites until the block ends.
 
@@ -105,9 +113,24 @@ def serve_place_sites(
     failing_page, failures: the first `failures` requests for this result page answer HTTP 500 (KT:
         the JSON request, so the page shows its error message; venues: the list document itself).
     kt_rows, venue_rows: serve only the first N stores / venues, to keep tests that need no full
-        walk fast.
+        walk fast (0: the site finds nothing and says "총 0").
+    empty_page, empty_answers: the first `empty_answers` requests for this result page answer with
+        no places (the list shows the site's "nothing found" message) while the total and the
+        pagination still count them, as a site hiccup would.
+    blank_row, blank_field, blank_markup: the place in this row (1-based, over all pages) shows no
+        `blank_field` ("name" or "address"): its element is there but empty (`blank_markup="empty"`)
+        or left out of the item (`"missing"`).
+    announced_total: the total the sites announce ("총 N개 매장", `#totalCnt`) in place of the number
+        of places they serve; show_total=False: the page shows no total at all.
+    pager_quote: how the venue list's page links quote the page number: `fn_egov_link_page(4)` (""),
+        `fn_egov_link_page('4')` ("'") or `fn_egov_link_page("4")` ('"').
     """
-    options = SiteOptions(render_delay_ms, broken_page, failing_page, failures, kt_rows, venue_rows)
+    options = SiteOptions(
+        render_delay_ms=render_delay_ms, broken_page=broken_page, failing_page=failing_page, failures=failures,
+        kt_rows=kt_rows, venue_rows=venue_rows, empty_page=empty_page, empty_answers=empty_answers,
+        blank_row=blank_row, blank_field=blank_field, blank_markup=blank_markup, announced_total=announced_total,
+        show_total=show_total, pager_quote=pager_quote,
+    )
     log = RequestLog()
     with ExitStack() as stack:
         kt_origin = stack.enter_context(serving(KtStoreFinderSite(bundled_kt_stores()[:kt_rows], options), log))

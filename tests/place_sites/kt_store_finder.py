@@ -46,18 +46,21 @@ class KtStoreFinderSite(Site):
         if self.should_fail(page):
             return json_response({"resultCode": "E500", "resultMsg": "일시적인 오류가 발생했습니다."}, status=500,
                                  page=page)
-        found = self.stores if query.get("sido") == SEOUL else []
+        found = list(enumerate(self.stores)) if query.get("sido") == SEOUL else []
         if query.get("gugun"):
-            found = [store for store in found if store["주소"].split()[1:2] == [query["gugun"]]]
-        shown = found[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+            found = [(row, store) for row, store in found if store["주소"].split()[1:2] == [query["gugun"]]]
+        shown = [] if self.should_answer_empty(page) else found[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+        blank = self.options.blank
         return json_response({
-            "totalCount": len(found),
+            "totalCount": self.total(len(found)),
             "page": page,
             "pageSize": PAGE_SIZE,
             "totalPages": -(-len(found) // PAGE_SIZE),
             "stores": [
-                {"type": store["장소타입"], "name": store["장소"], "address": store["주소"],
+                {"type": store["장소타입"],
+                 "name": blank(row, store["장소"]) if self.options.blank_field == "name" else store["장소"],
+                 "address": blank(row, store["주소"]) if self.options.blank_field == "address" else store["주소"],
                  "tel": store["전화번호"] or None}
-                for store in shown
+                for row, store in shown
             ],
         }, page=page)

@@ -66,16 +66,19 @@ class LearningCentersSite(Site):
 
     def _list_data(self, query: dict[str, str]) -> Response:
         page = _page_index(query)
-        found = self.venues if query.get("sch_sido", "") in ("", SEOUL_CODE) else []
-        shown = found[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+        found = list(enumerate(self.venues)) if query.get("sch_sido", "") in ("", SEOUL_CODE) else []
+        shown = [] if self.should_answer_empty(page) else found[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+        blank = self.options.blank
         return json_response({
-            "totalCnt": len(found),
+            "totalCnt": self.total(len(found)),
             "pageIndex": page,
             "pageUnit": PAGE_SIZE,
             "totalPageCnt": -(-len(found) // PAGE_SIZE),
             "resultList": [
-                {"eduPlaceId": venue["id"], "eduPlaceNm": venue["장소명"], "roadAddr": venue["주소명"]}
-                for venue in shown
+                {"eduPlaceId": venue["id"],
+                 "eduPlaceNm": blank(row, venue["장소명"]) if self.options.blank_field == "name" else venue["장소명"],
+                 "roadAddr": blank(row, venue["주소명"]) if self.options.blank_field == "address" else venue["주소명"]}
+                for row, venue in shown
             ],
         }, page=page)
 

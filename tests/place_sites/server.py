@@ -31,14 +31,35 @@ class SiteOptions:
     failures: int = 1
     kt_rows: int | None = None
     venue_rows: int | None = None
+    empty_page: int | None = None
+    empty_answers: int = 1
+    blank_row: int | None = None
+    blank_field: str = "name"
+    blank_markup: str = "empty"
+    announced_total: int | None = None
+    show_total: bool = True
+    pager_quote: str = ""
 
     def __post_init__(self) -> None:
-        for name in ("broken_page", "failing_page"):
+        for name in ("broken_page", "failing_page", "empty_page", "blank_row"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise ValueError(f"{name} is a result page number (1 or more), got {value}")
-        if self.render_delay_ms < 0 or self.failures < 0:
-            raise ValueError("render_delay_ms and failures must be 0 or more")
+                raise ValueError(f"{name} is a page or row number (1 or more), got {value}")
+        for name in ("render_delay_ms", "failures", "empty_answers", "announced_total"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must be 0 or more, got {value}")
+        choices = {"blank_field": ("name", "address"), "blank_markup": ("empty", "missing"),
+                   "pager_quote": ("", "'", '"')}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+
+    def blank(self, row: int, value: str) -> str | None:
+        """`value` of the 0-based `row`, or as `blank_row` shows it: "" (empty markup) or None (element left out)."""
+        if self.blank_row is None or row != self.blank_row - 1:
+            return value
+        return "" if self.blank_markup == "empty" else None
 
 
 @dataclass(frozen=True)
@@ -94,6 +115,7 @@ class Site:
         self.options = options
         self._lock = threading.Lock()
         self._failures_left = options.failures
+        self._empty_answers_left = options.empty_answers
 
     def respond(self, method: str, path: str, query: dict[str, str]) -> Response:
         raise NotImplementedError
@@ -106,9 +128,22 @@ class Site:
             self._failures_left -= 1
             return True
 
+    def should_answer_empty(self, page: int) -> bool:
+        """True for the first `options.empty_answers` requests of result page `options.empty_page`."""
+        with self._lock:
+            if page != self.options.empty_page or self._empty_answers_left == 0:
+                return False
+            self._empty_answers_left -= 1
+            return True
+
+    def total(self, found: int) -> int:
+        """The total of places the site announces: `found`, unless `options.announced_total` says otherwise."""
+        return found if self.options.announced_total is None else self.options.announced_total
+
     def page_config(self) -> str:
         """The knobs the page's JavaScript reads (window.SITE_CONFIG), as a JSON literal."""
-        return json.dumps({"renderDelayMs": self.options.render_delay_ms, "brokenFromPage": self.options.broken_page})
+        return json.dumps({"renderDelayMs": self.options.render_delay_ms, "brokenFromPage": self.options.broken_page,
+                           "showTotal": self.options.show_total, "pagerQuote": self.options.pager_quote})
 
 
 def html(body: str, *, status: int = 200, kind: str = "page", page: int | None = None) -> Response:

@@ -127,15 +127,16 @@ def _provenance(places, month: dt.date) -> str:
     return "\n".join(lines)
 
 
-def write_places_map(places, month: dt.date) -> list[str]:
-    """Write the map for `month` and as the latest one in the artifact store; returns both URIs."""
+def write_places_map(places, month: dt.date, *, is_latest: bool) -> list[str]:
+    """Write the map of the places published for `month`, and as the latest map when `month` is
+    the latest crawl month (a backfilled month leaves the latest map alone); returns the URIs."""
     from retention.modeling.registry import artifact_store, write_bytes
 
     if places.empty:
-        raise ValueError("no published places to draw: run places_refresh's seed_bundled_places first")
+        raise ValueError(f"no places were published for {month:%Y-%m}: run places_refresh's seed_bundled_places first")
     image = render_places_map(places, month)
     folder = artifact_store().rstrip("/") + "/places"
-    written = [f"{folder}/places_map_{month:%Y-%m}.png", f"{folder}/places_map_latest.png"]
+    written = [f"{folder}/places_map_{month:%Y-%m}.png"] + ([f"{folder}/places_map_latest.png"] if is_latest else [])
     for uri in written:
         write_bytes(uri, image)
     log.info("places map (%s places) written to %s", len(places), " and ".join(written))

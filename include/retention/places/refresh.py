@@ -76,8 +76,9 @@ def land_crawl(
     base_url: str | None,
     crawled_at: dt.datetime,
 ) -> dict:
-    """Keep a crawl as shown, replacing the source's rows of the month. Its id is a hash of the
-    rows, so landing the same results twice gives the same id and the same table."""
+    """Keep a crawl as shown. Its id is a hash of the rows, so landing the same results twice
+    gives the same id and replaces its own rows; a different crawl of the same month is kept
+    beside it (raw keeps every crawl, including one that validation later refuses)."""
     if not places:
         raise DataQualityError(
             f"the {source} crawl for {crawl_date:%Y-%m} returned no places (from {base_url or 'the bundled file'}); "
@@ -96,25 +97,60 @@ def land_crawl(
         for index, place in enumerate(places, start=1)
     ]
     warehouse.replace_rows(
-        warehouse.table_id("raw", "place_crawls"), rows, {"crawl_date": crawl_date, "source": source}
+        warehouse.table_id("raw", "place_crawls"), rows,
+        {"crawl_date": crawl_date, "source": source, "crawl_id": crawl_id},
     )
     log.info("landed %s %s places for %s as crawl %s (%s)", len(rows), source, crawl_date, crawl_id, origin)
     return {"source": source, "crawl_date": crawl_date.isoformat(), "crawl_id": crawl_id, "rows": len(rows),
             "origin": origin}
 
 
-def scrape_and_land(warehouse: Warehouse, source: str, crawl_date: dt.date) -> dict | None:
-    """Scrape the live site of `source` and land what it shows; None when no site is
-    configured for it (the bundled crawl stays published)."""
-    from retention.places.scrapers import ScrapeSettings, scrape
+class NoCrawl(Exception):
+    """Nothing to crawl for this source and month (the DAG skips the branch); says why."""
 
+
+def scrape_and_land(
+    warehouse: Warehouse, source: str, crawl_date: dt.date, *, today: dt.date | None = None
+) -> dict:
+    """Scrape the live site of `source` and land what it shows.
+
+    A site shows today's places: scraping it for a past month (a re-run or backfill of that
+    month) would rewrite the month's history with today's list. So a past month re-uses the
+    crawl landed for it back then (validated and published again, the same result), and a past
+    month never crawled is skipped. Raises NoCrawl when there is nothing to do."""
+    from retention.places.scrapers import ScrapeSettings, scrape
+    from retention.schedule import crawl_month
+
+    this_month = crawl_month(dt.datetime.combine(today or dt.datetime.now(dt.UTC).date(), dt.time(12), dt.UTC))
+    if crawl_date < this_month:
+        landed = latest_landed_crawl(warehouse, source, crawl_date)
+        if landed is None:
+            raise NoCrawl(f"{crawl_date:%Y-%m} is a past month and no {source} crawl was landed for it: a site "
+                          "shows today's places, so it is not scraped for an earlier month; core.places is unchanged")
+        log.info("%s is a past month: re-using crawl %s landed for it", crawl_date, landed["crawl_id"])
+        return landed
     settings = ScrapeSettings.from_env(source)
     if not settings.base_url:
-        return None
+        raise NoCrawl(f"no live site configured for {source} (set its RETENTION_*_URL, see README, 'Places'): "
+                      "core.places keeps what it has")
     crawled_at = dt.datetime.now(dt.UTC)
     places = scrape(source, settings)
     return land_crawl(warehouse, source, crawl_date, places, origin=LIVE_SCRAPE, base_url=settings.base_url,
                       crawled_at=crawled_at)
+
+
+def latest_landed_crawl(warehouse: Warehouse, source: str, crawl_date: dt.date) -> dict | None:
+    """The crawl of `source` landed last for the month, as `land_crawl` described it."""
+    rows = warehouse.rows(
+        "SELECT crawl_id, ANY_VALUE(origin) AS origin, COUNT(*) AS n, MAX(loaded_at) AS loaded_at "
+        "FROM `{{ raw }}.place_crawls` WHERE crawl_date = @d AND source = @source "
+        "GROUP BY crawl_id ORDER BY loaded_at DESC LIMIT 1",
+        {"d": crawl_date, "source": source}, source="raw.place_crawls",
+    )
+    if not rows:
+        return None
+    return {"source": source, "crawl_date": crawl_date.isoformat(), "crawl_id": rows[0]["crawl_id"],
+            "rows": rows[0]["n"], "origin": rows[0]["origin"]}
 
 
 # -- prepare ---------------------------------------------------------------------------------
@@ -141,10 +177,11 @@ def prepare_crawl(warehouse: Warehouse, source: str, crawl_date: dt.date, crawl_
         )
     gazetteer = Gazetteer.bundled()
     parsed = [parse_address(address or "", gazetteer) for address in crawl["address"]]
-    online = online_geocoder_from_env()
+    # The cache is read even without a geocoder key: positions resolved online in earlier
+    # months stay, rather than falling back to district centroids when a key is removed.
     geocodes = geocode_places(
-        [p.normalised for p in parsed], gazetteer, online=online,
-        cache=WarehouseGeocodeCache(warehouse) if online else None,
+        [p.normalised for p in parsed], gazetteer, online=online_geocoder_from_env(),
+        cache=WarehouseGeocodeCache(warehouse),
     )
     prepared_at = dt.datetime.now(dt.UTC)
     rows, seen = [], {}
@@ -172,7 +209,8 @@ def prepare_crawl(warehouse: Warehouse, source: str, crawl_date: dt.date, crawl_
             "origin": record["origin"], "crawled_at": record["crawled_at"], "prepared_at": prepared_at,
         })
     warehouse.replace_rows(
-        warehouse.table_id("raw", "places_prepared"), rows, {"crawl_date": crawl_date, "source": source}
+        warehouse.table_id("raw", "places_prepared"), rows,
+        {"crawl_date": crawl_date, "source": source, "crawl_id": crawl_id},
     )
     frame = pd.DataFrame(rows)
     frame["inside_seoul"] = [
@@ -327,3 +365,17 @@ def current_places(warehouse: Warehouse):
         "SELECT * FROM `{{ core }}.places` WHERE valid_to IS NULL ORDER BY source, place_type, name",
         source="core.places",
     )
+
+
+def places_as_of(warehouse: Warehouse, month: dt.date):
+    """The places that were the published ones in `month` (each source's version valid then)."""
+    return warehouse.dataframe(
+        "SELECT * FROM `{{ core }}.places` WHERE valid_from <= @month AND (valid_to IS NULL OR valid_to > @month) "
+        "ORDER BY source, place_type, name",
+        {"month": month}, source="core.places",
+    )
+
+
+def latest_crawl_month(warehouse: Warehouse) -> dt.date | None:
+    rows = warehouse.rows("SELECT MAX(crawl_date) AS latest FROM `{{ core }}.places`", source="core.places")
+    return rows[0]["latest"] if rows else None

@@ -3,7 +3,7 @@
 -- the next published crawl of the same source (valid_to NULL: the current list).
 -- Current places: WHERE valid_to IS NULL.
 CREATE TABLE IF NOT EXISTS `{{ core }}.places` (
-  place_id STRING NOT NULL OPTIONS(description = 'Stable key within a source: the venue id of its detail link, or the KT store name.'),
+  place_id STRING NOT NULL OPTIONS(description = 'Stable key: source prefix and the place name as listed (kt:…, dlc:…); one venue id can serve two venues on the site.'),
   source STRING NOT NULL OPTIONS(description = 'kt_store_finder or digital_learning_centers.'),
   place_type STRING NOT NULL OPTIONS(description = 'kt_agency, kt_plaza, kt_experience_plaza or digital_learning_center.'),
   type_label STRING OPTIONS(description = 'Type as the site shows it ([대리점], [플라자], [체험형 플라자], 디지털 배움터).'),

@@ -6,7 +6,7 @@ CREATE TABLE IF NOT EXISTS `{{ raw }}.places_prepared` (
   source STRING NOT NULL,
   crawl_id STRING NOT NULL,
   source_row INT64 NOT NULL,
-  place_id STRING OPTIONS(description = 'Stable key: the venue id of its detail link, or the KT store name.'),
+  place_id STRING OPTIONS(description = 'Stable key: source prefix and the place name as listed (kt:…, dlc:…); one venue id can serve two venues on the site.'),
   duplicate_of_row INT64 OPTIONS(description = 'Set when the same place was already listed earlier in the crawl.'),
   out_of_area BOOL OPTIONS(description = 'The address names a city or province other than Seoul (the site listed it anyway).'),
   place_type STRING OPTIONS(description = 'kt_agency, kt_plaza, kt_experience_plaza or digital_learning_center.'),

@@ -1,7 +1,8 @@
 /* The fixture store finder: fills the list from /store/api/stores.json, ten stores a page.
  * window.SITE_CONFIG holds the test knobs: renderDelayMs (how long results take to appear
- * after the data arrives) and brokenFromPage (from that page on, items get another class,
- * as after a redesign). */
+ * after the data arrives), brokenFromPage (from that page on, items get another class, as
+ * after a redesign) and showTotal (false: the page has no "총 N개 매장"). A store field that is
+ * null is left out of its item. */
 (function () {
   "use strict";
 
@@ -18,6 +19,10 @@
   var list = document.getElementById("storeList");
   var paging = document.getElementById("paging");
   var count = document.getElementById("resultCount");
+  if (!config.showTotal) {
+    count.remove();
+    count = null;
+  }
 
   function el(tag, className, text) {
     var element = document.createElement(tag);
@@ -68,12 +73,13 @@
     if (!data.stores.length) list.append(el("li", "no-result", "검색 결과가 없습니다."));
     data.stores.forEach(function (store) {
       var item = el("li", broken ? "shop-card" : "store-item");
-      item.append(el("span", "store-type", store.type), el("strong", "store-name", store.name),
-                  el("p", "store-addr", store.address));
+      item.append(el("span", "store-type", store.type));
+      if (store.name !== null) item.append(el("strong", "store-name", store.name));
+      if (store.address !== null) item.append(el("p", "store-addr", store.address));
       if (store.tel) item.append(el("p", "store-tel", store.tel));
       list.append(item);
     });
-    count.textContent = "총 " + data.totalCount + "개 매장";
+    if (count) count.textContent = "총 " + data.totalCount + "개 매장";
     renderPaging(data.page, data.totalPages);
   }
 

@@ -2,7 +2,9 @@
  * submits listForm with pageIndex = n (a new document); once loaded, the page asks
  * /edc/crse/plclistAjax.do for its venues and renders them with the pagination.
  * window.SITE_CONFIG holds the test knobs: renderDelayMs (how long results take to appear
- * after the data arrives) and brokenFromPage (from that page on, items get another class). */
+ * after the data arrives), brokenFromPage (from that page on, items get another class),
+ * showTotal (false: the page has no "총 N건") and pagerQuote (how the page links quote the page
+ * number: fn_egov_link_page(4), ('4') or ("4")). A venue field that is null is left out. */
 
 function fn_egov_link_page(pageNo) {
   document.listForm.pageIndex.value = pageNo;
@@ -22,6 +24,10 @@ function fn_egov_search() {
   var list = document.getElementById("placeList");
   var paging = document.getElementById("paging");
   var total = document.getElementById("totalCnt");
+  if (!config.showTotal) {
+    total.parentNode.remove();
+    total = null;
+  }
 
   function el(tag, className, text) {
     var element = document.createElement(tag);
@@ -46,12 +52,15 @@ function fn_egov_search() {
     if (!data.resultList.length) list.append(el("li", "no-data", "조회된 교육장이 없습니다."));
     data.resultList.forEach(function (place) {
       var item = el("li", broken ? "edu-place" : "place-item");
-      var link = el("a", "place-name", place.eduPlaceNm);
-      link.href = "/edc/crse/plcdtl.do?&sch_edc_place_id=" + encodeURIComponent(place.eduPlaceId);
-      item.append(link, el("p", "place-addr", place.roadAddr));
+      if (place.eduPlaceNm !== null) {
+        var link = el("a", "place-name", place.eduPlaceNm);
+        link.href = "/edc/crse/plcdtl.do?&sch_edc_place_id=" + encodeURIComponent(place.eduPlaceId);
+        item.append(link);
+      }
+      if (place.roadAddr !== null) item.append(el("p", "place-addr", place.roadAddr));
       list.append(item);
     });
-    total.textContent = data.totalCnt;
+    if (total) total.textContent = data.totalCnt;
     renderPaging(data.pageIndex, data.totalPageCnt);
   }
 
@@ -62,7 +71,8 @@ function fn_egov_search() {
   function pageLink(pageNo, label, className) {
     var link = el("a", className, label);
     link.href = "#";
-    link.setAttribute("onclick", "fn_egov_link_page(" + pageNo + "); return false;");
+    var quote = config.pagerQuote;
+    link.setAttribute("onclick", "fn_egov_link_page(" + quote + pageNo + quote + "); return false;");
     return link;
   }
 

@@ -13,6 +13,10 @@ and fails the same way:
   answered with an error, and stayed so after every retry; running again later may well work.
   `LayoutChangedError`: the page no longer has the structure the scraper reads; retrying cannot
   help, a developer must update the scraper. Either way `core.places` keeps the last good crawl.
+- Nothing lost silently: a page the site offered but showed empty is a transient failure; the
+  walk ends by comparing the places read with the total the site announces (`ResultList.total_css`);
+  a single result lacking a field is kept with it blank (validation quarantines it) rather than
+  failing the crawl, which only a field missing from every result of a page does.
 
 Adding a site: write a module with a class satisfying `PlaceSource` (see `kt_store_finder`),
 build it on `walk_pages`, and register it in `SOURCES`.
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -200,31 +205,56 @@ def walk_pages(
     settings: ScrapeSettings,
     load_page: Callable[[int], list[ScrapedPlace]],
     has_next_page: Callable[[int], bool],
+    announced_total: Callable[[], int | None] | None = None,
 ) -> list[ScrapedPlace]:
     """Read result pages 1, 2, ... until the site offers no next page.
 
     `load_page(n)` brings page n up and reads it; `has_next_page(n)`, asked while page n is shown,
     says whether the site links to page n + 1. Both are retried together, so they must be repeatable.
+    `announced_total()`, asked while the last page is shown, is how many places the site says it
+    found (None: it shows no total); the walk must have read exactly that many, or ScrapeError.
     """
 
-    def read(page: int) -> tuple[list[ScrapedPlace], bool]:
-        return load_page(page), has_next_page(page)
+    def read(page: int) -> tuple[list[ScrapedPlace], bool, int | None]:
+        found, more = load_page(page), has_next_page(page)
+        return found, more, announced_total() if announced_total is not None and not more else None
 
     places: list[ScrapedPlace] = []
     for page in range(1, settings.max_pages + 1):
         if page > 1:
             time.sleep(settings.page_delay_seconds)  # politeness, not rendering: renders are waited for
         what = f"page {page} of {source} ({settings.base_url})"
-        found, more = with_retries(partial(read, page), what=what, settings=settings)
+        found, more, total = with_retries(partial(read, page), what=what, settings=settings)
         log.info("%s: page %d: %d places", source, page, len(found))
         places.extend(found)
         if not more:
             log.info("%s: no page after %d; %d places in all", source, page, len(places))
+            if announced_total is not None:
+                check_total(source, settings, read=len(places), pages=page, announced=total)
             return places
     raise LayoutChangedError(
         f"{source} still offered a next page after {settings.max_pages} pages of {settings.base_url}: its "
         f"pagination may loop (a layout change), or the site has grown past ScrapeSettings.max_pages; check its "
         f"scraper in include/retention/places/scrapers/. {KEEPS_LAST_GOOD_CRAWL}"
+    )
+
+
+def check_total(source: str, settings: ScrapeSettings, *, read: int, pages: int, announced: int | None) -> None:
+    """Raise ScrapeError unless `read` places (every row, duplicates included) are what the site announced."""
+    if announced is None:
+        log.warning("%s: the site shows no total of places after %d pages of %s (the total_css of its "
+                    "ResultList matched nothing with a number); cannot check that all %d places were read",
+                    source, pages, settings.base_url, read)
+        return
+    if read == announced:
+        return
+    # Either way a later walk usually agrees with the site: the task is retried on ScrapeError.
+    cause = ("the walk stopped early or pages were skipped" if read < announced
+             else "pages were read twice, or places were added while we walked")
+    raise ScrapeError(
+        f"read {read} places over {pages} pages of {settings.base_url} but the site announces {announced}: "
+        f"{cause}; run the task again later, and if the numbers keep differing, check the pagination of the "
+        f"{source} scraper in include/retention/places/scrapers/. {KEEPS_LAST_GOOD_CRAWL}"
     )
 
 
@@ -251,13 +281,40 @@ class ResultList:
     fields: Mapping[str, tuple[str, str]]
     """`ScrapedPlace` field -> (selector within the item, DOM property: "innerText" or "href")."""
     required: tuple[str, ...]
-    """Fields every result must have; one missing means the layout changed."""
+    """Fields every result should have. When no result of a page has the field's element, the layout
+    changed; a result lacking it, or showing it blank, is kept with the field blank (and a warning),
+    for validation to quarantine: one bad listing must not stop the whole crawl."""
     error_css: str
     """The site's own "could not load, try again" message, within the list."""
     empty_css: str
     """The site's "nothing found" message, within the list."""
     current_page_css: str
     """The pagination's marker of the page shown (its text is the page number)."""
+    total_css: str | None = None
+    """Where the site announces how many places it found (the digits of its text: "총 1,234개" is 1234);
+    None when the site shows no total. Lets the walk check that it read every place."""
+
+
+# ScrapedPlace's fields that may be None: a blank one is None, a blank str field is "".
+NULLABLE_FIELDS = ("phone", "detail_url")
+
+
+def replaced(element: WebElement) -> Callable[[WebDriver], bool]:
+    """A wait condition: `element` (a list item, a whole document) is no longer in the page.
+
+    Like selenium's `staleness_of`, but ChromeDriver sometimes reports an element of a document
+    replaced by a navigation as an "unknown error" instead of as stale (SeleniumHQ/selenium#15401):
+    that answer means replaced too, not a failure."""
+
+    def condition(driver: WebDriver) -> bool:
+        try:
+            return staleness_of(element)(driver)
+        except WebDriverException as error:
+            if "does not belong to the document" in (error.msg or ""):
+                return True
+            raise
+
+    return condition
 
 
 def first_child(driver: WebDriver, layout: ResultList) -> WebElement | None:
@@ -272,6 +329,14 @@ def current_page(driver: WebDriver, layout: ResultList) -> int | None:
     return int(text) if text and text.isdigit() else None
 
 
+def announced_total(driver: WebDriver, layout: ResultList) -> int | None:
+    """How many places the site says it found (`layout.total_css`), or None when it shows no such number."""
+    if layout.total_css is None:
+        return None
+    digits = re.sub(r"\D", "", text_of(driver, layout.total_css) or "")
+    return int(digits) if digits else None
+
+
 def wait_for_results(
     driver: WebDriver, settings: ScrapeSettings, layout: ResultList, *, replacing: WebElement | None, page: int,
     scraper: str,
@@ -284,7 +349,7 @@ def wait_for_results(
     """
 
     def settled(driver: WebDriver) -> bool:
-        if replacing is not None and not staleness_of(replacing)(driver):
+        if replacing is not None and not replaced(replacing)(driver):
             return False
         return bool(driver.find_elements(By.CSS_SELECTOR, f"{layout.list_css} > *"))
 
@@ -304,8 +369,10 @@ def read_results(
     """Read the results shown for `page` (after `wait_for_results`).
 
     `constants` fills fields the list does not show, e.g. the type label of a single-type list.
-    Raises TransientPageError when the site shows its error message instead of results, and
-    LayoutChangedError when the results are not where `layout` says or the page shown is another.
+    Raises TransientPageError when the site shows its error message instead of results, or its
+    "nothing found" message on a page it offered (any page after the first; page 1 unless the
+    site announces a total of 0), and LayoutChangedError when the results are not where `layout`
+    says or the page shown is another. A result lacking a required field is kept, the field blank.
     """
     url = driver.current_url
     rows = read_rows(driver, driver.find_element(By.CSS_SELECTOR, layout.list_css), layout.item_css, layout.fields)
@@ -313,9 +380,9 @@ def read_results(
         error = text_of(driver, f"{layout.list_css} {layout.error_css}")
         if error is not None:
             raise TransientPageError(f"the site showed {error!r} instead of page {page} ({url})")
-        if driver.find_elements(By.CSS_SELECTOR, f"{layout.list_css} {layout.empty_css}"):
-            log.warning("%s: the site found nothing on page %d (%s)", source, page, url)
-            return []
+        nothing_found = text_of(driver, f"{layout.list_css} {layout.empty_css}")
+        if nothing_found is not None:
+            return _nothing_found(driver, layout, source=source, page=page, url=url, message=nothing_found)
         raise LayoutChangedError.missing(f"list items ({layout.item_css})", page=page, url=url, scraper=scraper)
     shown = current_page(driver, layout)
     if shown != page:
@@ -324,16 +391,43 @@ def read_results(
             f"page number {page} marked as shown ({layout.current_page_css}; found {shown})",
             page=page, url=url, scraper=scraper,
         )
+    for key in layout.required:
+        if all(row[key] is None for row in rows):
+            raise LayoutChangedError.missing(
+                f"the {key} ({layout.fields[key][0]}) in any of the {len(rows)} results", page=page, url=url,
+                scraper=scraper,
+            )
     places = []
     for position, row in enumerate(rows, start=1):
-        for key in layout.required:
-            if row[key] is None:
-                raise LayoutChangedError.missing(
-                    f"the {key} ({layout.fields[key][0]}) of result {position}", page=page, url=url, scraper=scraper
-                )
-        values = {"phone": None, "detail_url": None, **constants, **row}
+        blank = [key for key in layout.required if not row[key]]
+        if blank:
+            log.warning("%s: result %d on page %d (%s) shows no %s; kept with %s blank, for validation to "
+                        "quarantine", source, position, page, url, " or ".join(blank),
+                        "it" if len(blank) == 1 else "them")
+        values: dict[str, str | None] = {"phone": None, "detail_url": None, **constants}
+        values.update({key: value or (None if key in NULLABLE_FIELDS else "") for key, value in row.items()})
         places.append(ScrapedPlace(source=source, page=page, position=position, **values))
     return places
+
+
+def _nothing_found(
+    driver: WebDriver, layout: ResultList, *, source: str, page: int, url: str, message: str
+) -> list[ScrapedPlace]:
+    """The site showed its "nothing found" message for `page`: [] when that is its answer, else TransientPageError.
+
+    Only a first page can truly have nothing, and only when the site says so by its total; a later
+    page was offered by the pagination, so its places exist and were not shown (a site hiccup).
+    """
+    offered_but_empty = f"the site offered page {page} but showed nothing on it ({message!r}; {url})"
+    if page > 1:
+        raise TransientPageError(offered_but_empty)
+    total = announced_total(driver, layout)
+    if total == 0:
+        log.warning("%s: the site found nothing (%r) and announces a total of 0 (%s)", source, message, url)
+        return []
+    where = f"{layout.total_css} shows no number" if layout.total_css else "its ResultList has no total_css"
+    announced = f"announces {total} places" if total is not None else f"announces no total ({where})"
+    raise TransientPageError(f"{offered_but_empty}, and {announced}")
 
 
 # One round trip per page instead of several per field: fast, and a consistent snapshot (the
@@ -345,7 +439,7 @@ return Array.from(list.querySelectorAll(itemSelector), (item) => {
   for (const [key, [selector, property]] of Object.entries(fields)) {
     const element = item.querySelector(selector);
     const value = element ? element[property] : null;
-    row[key] = typeof value === "string" && value.trim() ? value.trim() : null;
+    row[key] = element === null ? null : typeof value === "string" ? value.trim() : "";
   }
   return row;
 });
@@ -356,7 +450,9 @@ def read_rows(
     driver: WebDriver, results: WebElement, item_css: str, row_fields: Mapping[str, tuple[str, str]]
 ) -> list[dict[str, str | None]]:
     """Read every item of a result list: `row_fields` maps a key to (CSS selector within the item,
-    DOM property: "innerText" for text, "href" for an absolute link). Missing or blank values are None."""
+    DOM property: "innerText" for text, "href" for an absolute link). A value is None when the item has
+    no such element, "" when the element is there but blank (so that a layout change, the element
+    gone from every item, can be told from one listing left blank)."""
     return driver.execute_script(_READ_ROWS, results, item_css, {key: list(spec) for key, spec in row_fields.items()})
 
 
@@ -441,7 +537,8 @@ def _save_screenshot(driver: WebDriver, source_name: str) -> str | None:
     from retention.modeling.registry import artifact_store, write_bytes
 
     try:
-        uri = f"{artifact_store().rstrip('/')}/places/failures/{source_name}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.png"
+        stamp = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
+        uri = f"{artifact_store().rstrip('/')}/places/failures/{source_name}-{stamp}.png"
         write_bytes(uri, driver.get_screenshot_as_png())
         return uri
     except Exception as error:  # the screenshot is a courtesy; the scrape's error is what matters

@@ -1,10 +1,11 @@
 """디지털 배움터 venues: the programme site's list of classrooms ("교육장 찾기"), filtered to Seoul.
 
 The site is an eGovFramework application. `/edc/crse/plclist.do` is a search form (`listForm`:
-region, `pageIndex`) whose result list and pagination JavaScript fills from a JSON call once
-the page has loaded. The page links call `fn_egov_link_page(n)`, which puts n in `pageIndex`
-and submits the form: every result page is a new document (a POST). Each venue links to its
-detail page (`/edc/crse/plcdtl.do?&sch_edc_place_id=...`), read as an absolute URL.
+region, `pageIndex`) whose result list, total (`#totalCnt`) and pagination JavaScript fills from
+a JSON call once the page has loaded. The page links call `fn_egov_link_page(n)` (eGov pages
+write it `(4)`, `('4')` or `("4")`), which puts n in `pageIndex` and submits the form: every
+result page is a new document (a POST). Each venue links to its detail page
+(`/edc/crse/plcdtl.do?&sch_edc_place_id=...`), read as an absolute URL.
 
 The selectors are kept together below: when the site changes, they are what to update (a
 LayoutChangedError names the one that no longer matched).
@@ -12,21 +13,23 @@ LayoutChangedError names the one that no longer matched).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
 
 from retention.places.model import DIGITAL_LEARNING_CENTERS, ScrapedPlace
 from retention.places.scrapers import (
     LayoutChangedError,
     ResultList,
     ScrapeSettings,
+    announced_total,
     choose_option,
     raise_for_http_error,
     read_results,
+    replaced,
     require_element,
     wait_for,
     wait_for_results,
@@ -56,13 +59,21 @@ RESULTS = ResultList(
     error_css=".error",
     empty_css=".no-data",
     current_page_css="#paging strong",
+    total_css="#totalCnt",  # "총 <strong id="totalCnt">141</strong>건"
 )
+# A call of the pager in a link's onclick or href, with its page number however quoted.
+PAGER_CALL = re.compile(rf"""{PAGER_FUNCTION}\(\s*(["']?)(\d+)\1\s*\)""")
 
 # Calls the site's own pager, as its page links do; false when the page has no such function.
 _CALL_PAGER = f"""
 if (typeof {PAGER_FUNCTION} !== "function") return false;
 {PAGER_FUNCTION}(arguments[0]);
 return true;
+"""
+# The onclick and href of every pagination link, to find the pages they lead to.
+_PAGER_LINKS = """
+return Array.from(document.querySelectorAll(arguments[0]),
+                  (link) => (link.getAttribute("onclick") || "") + " " + (link.getAttribute("href") || ""));
 """
 
 
@@ -73,7 +84,8 @@ class DigitalLearningCenters:
 
     def scrape(self, driver: WebDriver, settings: ScrapeSettings) -> list[ScrapedPlace]:
         return walk_pages(
-            self.name, settings, partial(self._load_page, driver, settings), partial(self._has_next_page, driver)
+            self.name, settings, partial(self._load_page, driver, settings), partial(self._has_next_page, driver),
+            partial(announced_total, driver, RESULTS),
         )
 
     def _load_page(self, driver: WebDriver, settings: ScrapeSettings, page: int) -> list[ScrapedPlace]:
@@ -101,7 +113,7 @@ class DigitalLearningCenters:
         """Submit the form (`submit`), wait for the new document, and check it is not an HTTP error page."""
         old_document = driver.find_element(By.TAG_NAME, "html")
         submit()
-        wait_for(driver, settings, staleness_of(old_document), what=f"page {page} to load")
+        wait_for(driver, settings, replaced(old_document), what=f"page {page} to load")
         raise_for_http_error(driver, f"page {page} of the venue list")
 
     @staticmethod
@@ -113,7 +125,6 @@ class DigitalLearningCenters:
 
     @staticmethod
     def _has_next_page(driver: WebDriver, page: int) -> bool:
-        call = f"{PAGER_FUNCTION}({page + 1})"
         # Numbered links and "다음" alike call the pager; eGov renders the call in onclick or href.
-        return bool(driver.find_elements(By.CSS_SELECTOR, f"{PAGINATION} a[onclick*='{call}'], "
-                                                          f"{PAGINATION} a[href*='{call}']"))
+        calls = driver.execute_script(_PAGER_LINKS, f"{PAGINATION} a")
+        return any(int(match[2]) == page + 1 for call in calls for match in PAGER_CALL.finditer(call))

@@ -3,7 +3,8 @@
 The page is a search form (시/도, 구/군, 검색) over a list that JavaScript fills from a JSON
 endpoint, ten stores a page, under numbered page links and a "다음" link to the next block of
 pages. The URL does not change between pages, so the scraper clicks through like a visitor and,
-after each click, waits until the old list is gone and the new one is in place.
+after each click, waits until the old list is gone and the new one is in place. Above the list,
+"총 N개 매장" is the total the walk must add up to.
 
 The selectors are kept together below: when the site changes, they are what to update (a
 LayoutChangedError names the one that no longer matched).
@@ -22,6 +23,8 @@ from retention.places.scrapers import (
     LayoutChangedError,
     ResultList,
     ScrapeSettings,
+    TransientPageError,
+    announced_total,
     choose_option,
     current_page,
     first_child,
@@ -45,6 +48,7 @@ DISTRICT_SELECT = "select#gugun"
 SEARCH_BUTTON = "button#btnSearch"
 PAGINATION = "#paging"
 NEXT_BLOCK = "#paging a.next:not(.disabled)"  # "다음": the first page of the next block of page links
+PREVIOUS_BLOCK = "#paging a.prev:not(.disabled)"  # "이전": the last page of the previous block
 RESULTS = ResultList(
     list_css="ul#storeList",
     item_css="li.store-item",
@@ -58,6 +62,7 @@ RESULTS = ResultList(
     error_css=".error",
     empty_css=".no-result",
     current_page_css="#paging strong.on",
+    total_css="#resultCount",  # "총 475개 매장"
 )
 
 
@@ -68,7 +73,8 @@ class KtStoreFinder:
 
     def scrape(self, driver: WebDriver, settings: ScrapeSettings) -> list[ScrapedPlace]:
         return walk_pages(
-            self.name, settings, partial(self._load_page, driver, settings), partial(self._has_next_page, driver)
+            self.name, settings, partial(self._load_page, driver, settings), partial(self._has_next_page, driver),
+            partial(announced_total, driver, RESULTS),
         )
 
     def _load_page(self, driver: WebDriver, settings: ScrapeSettings, page: int) -> list[ScrapedPlace]:
@@ -76,9 +82,23 @@ class KtStoreFinder:
             self._fill_in_search(driver, settings)
             search = require_element(driver, SEARCH_BUTTON, "the search button", page=page, scraper=__name__)
             self._show(driver, settings, page, search.click)
-        elif current_page(driver, RESULTS) != page:
+            return self._read(driver, page)
+        shown = current_page(driver, RESULTS)
+        if shown == page and not driver.find_elements(By.CSS_SELECTOR, f"{RESULTS.list_css} {RESULTS.item_css}"):
+            # An earlier attempt found the page shown without stores. The pagination marks it as the
+            # current page, so no link leads to it: step back one page, from which one does.
+            self._show(driver, settings, page - 1, lambda: self._link_back_from(driver, page).click())
+            shown = current_page(driver, RESULTS)
+            if shown != page - 1:
+                raise TransientPageError(
+                    f"could not step back to page {page - 1} to ask for page {page} again ({driver.current_url})"
+                )
+        if shown != page:
             # Otherwise page `page` is already shown: an earlier attempt failed while reading it.
             self._show(driver, settings, page, lambda: self._link_to(driver, page).click())
+        return self._read(driver, page)
+
+    def _read(self, driver: WebDriver, page: int) -> list[ScrapedPlace]:
         return read_results(driver, RESULTS, source=self.name, page=page, scraper=__name__, constants={})
 
     def _fill_in_search(self, driver: WebDriver, settings: ScrapeSettings) -> None:
@@ -110,6 +130,16 @@ class KtStoreFinder:
             raise LayoutChangedError.missing(
                 f"a link to page {page} ({PAGINATION} a) or to the next block ({NEXT_BLOCK})",
                 page=page - 1, url=driver.current_url, scraper=__name__,
+            )
+        return links[0]
+
+    def _link_back_from(self, driver: WebDriver, page: int) -> WebElement:
+        # The first page of a block has no numbered link to the page before: "이전" leads there.
+        links = self._numbered_links(driver, page - 1) or driver.find_elements(By.CSS_SELECTOR, PREVIOUS_BLOCK)
+        if not links:
+            raise LayoutChangedError.missing(
+                f"a link to page {page - 1} ({PAGINATION} a) or to the previous block ({PREVIOUS_BLOCK})",
+                page=page, url=driver.current_url, scraper=__name__,
             )
         return links[0]
 
