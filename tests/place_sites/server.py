@@ -11,12 +11,13 @@ import json
 import string
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+from loopback import RequestLog, serve_in_thread
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -79,22 +80,6 @@ class RecordedRequest:
     status: int
     at: float
     """time.monotonic() when the request arrived."""
-
-
-class RequestLog:
-    """Requests of every site, in arrival order; safe to add to from the servers' threads."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._requests: list[RecordedRequest] = []
-
-    def add(self, request: RecordedRequest) -> None:
-        with self._lock:
-            self._requests.append(request)
-
-    def snapshot(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._requests)
 
 
 @dataclass(frozen=True)
@@ -214,16 +199,6 @@ class _SiteServer(ThreadingHTTPServer):
         self.log = log
 
 
-@contextmanager
-def serving(site: Site, log: RequestLog) -> Iterator[str]:
+def serving(site: Site, log: RequestLog) -> AbstractContextManager[str]:
     """Serve `site` on a free loopback port in a background thread; yields its origin."""
-    server = _SiteServer(site, log)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name=f"place-site-{site.name}", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    return serve_in_thread(_SiteServer(site, log), f"place-site-{site.name}")
