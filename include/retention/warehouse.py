@@ -34,6 +34,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -303,12 +304,8 @@ class Warehouse:
         if not rows:
             self.run(f"DELETE FROM `{table_id}` AS target WHERE {condition}", match, source=f"replace {table_id}")
             return 0
-        table = self.client.get_table(table_id)
-        # Unique per call: two runs of the same week never share (or drop) each other's staging table.
-        staging_id = f"{table.project}.{table.dataset_id}._staging_{table.table_id}_{uuid.uuid4().hex[:16]}"
-        columns = [field.name for field in table.schema]
-        try:
-            self.load_json_rows(staging_id, rows, table.schema, expires_after=dt.timedelta(hours=6))
+        columns = [field.name for field in self.client.get_table(table_id).schema]
+        with self.staged_rows(table_id, rows) as staging_id:
             self.run(
                 f"MERGE `{table_id}` AS target USING `{staging_id}` AS staged ON FALSE "
                 f"WHEN NOT MATCHED BY SOURCE AND {condition} THEN DELETE "
@@ -317,9 +314,20 @@ class Warehouse:
                 identifiers={"columns": columns, "staged_columns": [f"staged.{c}" for c in columns]},
                 source=f"replace {table_id}",
             )
+        return len(rows)
+
+    @contextmanager
+    def staged_rows(self, table_id: str, rows: Sequence[Mapping[str, Any]]) -> Iterator[str]:
+        """`rows` loaded into a staging table with `table_id`'s schema, beside it, for one
+        statement to read; yields its full id and drops it afterwards."""
+        table = self.client.get_table(table_id)
+        # Unique per call: two runs of the same week never share (or drop) each other's staging table.
+        staging_id = f"{table.project}.{table.dataset_id}._staging_{table.table_id}_{uuid.uuid4().hex[:16]}"
+        try:
+            self.load_json_rows(staging_id, rows, table.schema, expires_after=dt.timedelta(hours=6))
+            yield staging_id
         finally:
             self.drop_table(staging_id)
-        return len(rows)
 
 
 def _parameter(name: str, value: Any) -> bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter:

@@ -121,7 +121,7 @@ def scrape_and_land(
     from retention.places.scrapers import ScrapeSettings, scrape
     from retention.schedule import crawl_month
 
-    this_month = crawl_month(dt.datetime.combine(today or dt.datetime.now(dt.UTC).date(), dt.time(12), dt.UTC))
+    this_month = today.replace(day=1) if today else crawl_month(dt.datetime.now(dt.UTC))
     if crawl_date < this_month:
         landed = latest_landed_crawl(warehouse, source, crawl_date)
         if landed is None:
@@ -259,8 +259,6 @@ class WarehouseGeocodeCache:
 
     def store(self, results: dict) -> None:
         """Add or refresh the given answers in one MERGE (a few dozen addresses a month)."""
-        import uuid
-
         if not results:
             return
         now = dt.datetime.now(dt.UTC)
@@ -270,14 +268,8 @@ class WarehouseGeocodeCache:
              "dong_code": geocode.dong_code, "resolved_at": now}
             for address, geocode in results.items()
         ]
-        table = self.warehouse.client.get_table(self.table_id)
-        staged = f"_geocode_cache_staging_{uuid.uuid4().hex[:16]}"
-        staged_id = self.warehouse.table_id("core", staged)
-        try:
-            self.warehouse.load_json_rows(staged_id, rows, table.schema, expires_after=dt.timedelta(hours=6))
-            self.warehouse.run_file("core/geocode_cache/store.sql", identifiers={"staged": staged})
-        finally:
-            self.warehouse.drop_table(staged_id)
+        with self.warehouse.staged_rows(self.table_id, rows) as staged_id:
+            self.warehouse.run_file("core/geocode_cache/store.sql", identifiers={"staged": staged_id.rsplit(".", 1)[1]})
 
 
 # -- validate and publish ---------------------------------------------------------------------
