@@ -77,6 +77,11 @@ def our_browser_processes() -> list[str]:
     return found
 
 
+def requests_for_page(sites: PlaceSites, source: str, page: int) -> list:
+    """The requests of `source`'s result list for one page (retries included)."""
+    return [request for request in sites.result_requests(source) if request.page == page]
+
+
 def pages_asked_for(sites: PlaceSites, source: str) -> list[int]:
     """The result pages the scraper asked for, in order; the venue list's first GET (the page as
     opened, before the scraper searches) is not one of them."""
@@ -154,7 +159,7 @@ def test_server_error_on_a_page_is_retried_with_backoff(source):
         places = scrape(source, settings_for(sites, source, retries=3, backoff_seconds=0.3))
 
     assert rows_of(places) == expected_rows(source, sites, rows=25)
-    page_two = [request for request in sites.result_requests(source) if request.page == 2]
+    page_two = requests_for_page(sites, source, 2)
     assert [request.status for request in page_two] == [500, 500, 200]
     # From each error to the next request of any kind (the venue scraper first searches anew).
     requests = [request for request in sites.requests if request.site == source]
@@ -176,7 +181,7 @@ def test_a_site_that_keeps_failing_ends_in_a_scrape_error_that_says_where(source
     assert "after 2 attempts" in message
     assert "500" in message
     assert "core.places keeps the last good crawl" in message
-    assert len([request for request in sites.result_requests(source) if request.page == 2]) == 2
+    assert len(requests_for_page(sites, source, 2)) == 2
 
 
 @BOTH_SOURCES
@@ -191,7 +196,7 @@ def test_a_changed_layout_stops_the_scrape_without_retrying(source, tmp_path, mo
     message = str(raised.value)
     assert f"expected list items ({ITEM_SELECTORS[source]}) not found on page 3 of {settings.base_url}" in message
     assert f"update {SCRAPER_FILES[source]}" in message
-    assert len([request for request in sites.result_requests(source) if request.page == 3]) == 1, "no retry"
+    assert len(requests_for_page(sites, source, 3)) == 1, "no retry"
     # What the browser showed is kept for whoever updates the scraper, and the message says where.
     shots = list((tmp_path / "artifacts" / "places" / "failures").glob(f"{source}-*.png"))
     assert len(shots) == 1 and shots[0].read_bytes()[:4] == b"\x89PNG" and str(shots[0]) in message
@@ -241,7 +246,7 @@ def test_a_page_shown_empty_after_the_first_is_retried_then_reported(source):
     assert f"could not read page 2 of {source} ({settings.base_url}) after 2 attempts" in message
     assert "the site offered page 2 but showed nothing on it" in message
     assert "core.places keeps the last good crawl" in message
-    assert len([request for request in sites.result_requests(source) if request.page == 2]) == 2
+    assert len(requests_for_page(sites, source, 2)) == 2
 
 
 @pytest.mark.parametrize(
@@ -258,7 +263,7 @@ def test_a_page_shown_empty_once_is_asked_for_again_and_read(source, rows, empty
         places = scrape(source, settings_for(sites, source, retries=1))
 
     assert rows_of(places) == expected_rows(source, sites, rows=rows)
-    assert len([request for request in sites.result_requests(source) if request.page == empty_page]) == 2
+    assert len(requests_for_page(sites, source, empty_page)) == 2
 
 
 @BOTH_SOURCES
