@@ -26,12 +26,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from retention.config import LAYERS, PROJECT_ROOT, Settings
+from retention.outreach.message import DEMO_OPT_OUT_NUMBER
+from retention.outreach.outbox import SIMULATED_NOW_ENV
 from retention.emulator import LOCAL_STATE_DIR, LocalBigQuery
 
 log = logging.getLogger("retention.local")
 
 # The DAGs of the weekly cycle, in the order one week flows through them.
-WEEKLY_CYCLE = ("telco_ingest", "churn_weekly")
+WEEKLY_CYCLE = ("telco_ingest", "churn_weekly", "senior_outreach")
 MONTHLY_CYCLE = ("places_refresh",)
 
 
@@ -46,7 +48,19 @@ def input_environment() -> dict[str, str]:
         "RETENTION_TELCO_SNAPSHOT_SOURCE": os.environ.get("RETENTION_TELCO_SNAPSHOT_SOURCE", "synthetic"),
         "RETENTION_CONTACTS_SOURCE": os.environ.get("RETENTION_CONTACTS_SOURCE", "synthetic"),
         "RETENTION_ARTIFACT_STORE": os.environ.get("RETENTION_ARTIFACT_STORE", str(local_state_dir() / "artifacts")),
+        # Local runs send to the local sink: a placeholder opt-out number, refused by a real transport.
+        "RETENTION_SMS_OPT_OUT_NUMBER": os.environ.get("RETENTION_SMS_OPT_OUT_NUMBER", DEMO_OPT_OUT_NUMBER),
+        "RETENTION_SMS_SINK_PATH": os.environ.get("RETENTION_SMS_SINK_PATH", str(local_state_dir() / "outbox" / "sms.jsonl")),
     }
+
+
+def step_environment(dag_id: str, day: dt.date) -> dict[str, str]:
+    """What one demo step needs beyond the rest: the outreach of a past week acts at 10:00 KST on
+    its Monday (a simulated time, accepted by the local sink only), so replaying November
+    sends November's messages in November's send window, every time the demo runs."""
+    if dag_id != "senior_outreach":
+        return {}
+    return {SIMULATED_NOW_ENV: f"{day.isoformat()}T10:00:00+09:00"}
 
 
 def airflow_environment(airflow_home: Path) -> dict[str, str]:
@@ -119,7 +133,8 @@ def demo(weeks: int, last_week: dt.date) -> int:
         for dag_id, day in steps:
             log_file = logs / f"{dag_id}-{day}.log"
             print(f"  {dag_id:<18} {day}  ...", end="", flush=True)
-            code = _run_airflow(["dags", "test", dag_id, day.isoformat()], env, log_file)
+            code = _run_airflow(["dags", "test", dag_id, day.isoformat()], {**env, **step_environment(dag_id, day)},
+                                log_file)
             if code != 0:
                 print(" FAILED")
                 print(_failure_excerpt(log_file))
@@ -130,6 +145,7 @@ def demo(weeks: int, last_week: dt.date) -> int:
         print_summary(dates)
         print_places()
         print_scores(dates)
+        print_outreach(dates)
         from retention.marts.report import write_report
         from retention.warehouse import Warehouse
 
@@ -209,6 +225,45 @@ def print_scores(dates: list[dt.date]) -> None:
     ):
         print(f"  model {row['model_version']}: {row['status']}, cross-validated ROC AUC {row['roc_auc']:.3f}, "
               f"PR AUC {row['pr_auc']:.3f} ({row['decision']})")
+
+
+def print_outreach(dates: list[dt.date]) -> None:
+    from retention.warehouse import Warehouse
+
+    warehouse = Warehouse.connect(Settings.from_env())
+    weeks = {row["week"]: row for row in warehouse.rows(
+        "SELECT snapshot_date AS week, COUNT(*) AS seniors, COUNTIF(excluded_reason IS NOT NULL) AS excluded, "
+        "COUNTIF(campaign_group = 'holdout') AS holdout, COUNTIF(campaign_group = 'message') AS message "
+        "FROM `{{ outreach }}.campaign_audience` WHERE snapshot_date IN UNNEST(@weeks) GROUP BY week",
+        {"weeks": dates}, source="audience per week")}
+    states = warehouse.rows(
+        "SELECT snapshot_date AS week, state, COUNT(*) AS n FROM `{{ outreach }}.messages` "
+        "WHERE snapshot_date IN UNNEST(@weeks) GROUP BY week, state ORDER BY week, state",
+        {"weeks": dates}, source="outbox per week")
+    print("\nSenior outreach (outreach.campaign_audience, outreach.messages; SMS simulated, local sink):")
+    print(f"  {'week':<12} {'seniors':>7} {'excluded':>8} {'holdout':>7} {'message':>7}  outbox")
+    for week in dates:
+        row = weeks.get(week)
+        if row is None:
+            print(f"  {week!s:<12} {'-':>7}  (baseline week: nobody is newly at risk)")
+            continue
+        outbox = ", ".join(f"{s['n']:,} {s['state']}" for s in states if s["week"] == week) or "-"
+        print(f"  {week!s:<12} {row['seniors']:>7,} {row['excluded']:>8,} {row['holdout']:>7,} {row['message']:>7,}  "
+              f"{outbox}")
+    for row in warehouse.rows(
+        "SELECT excluded_reason, COUNT(*) AS n FROM `{{ outreach }}.campaign_audience` "
+        "WHERE snapshot_date IN UNNEST(@weeks) AND excluded_reason IS NOT NULL GROUP BY excluded_reason "
+        "ORDER BY n DESC, excluded_reason", {"weeks": dates}, source="exclusions"):
+        print(f"    excluded, {row['excluded_reason']}: {row['n']:,}")
+    print(f"  messages: {_shown(Path(input_environment()['RETENTION_SMS_SINK_PATH']))}")
+    for row in warehouse.rows("SELECT * FROM `{{ marts }}.campaign_results` WHERE cohort_week IS NULL",
+                              source="marts.campaign_results"):
+        difference = ("no outcome yet" if row["churn_difference"] is None else
+                      f"difference {row['churn_difference']:+.1%} (95% interval {row['difference_ci_low']:+.1%} to "
+                      f"{row['difference_ci_high']:+.1%})")
+        print(f"  campaign {row['campaign_id']} (marts.campaign_results, all weeks): messaged "
+              f"{row['messaged_customers']:,} (left {row['messaged_left']:,}), holdout {row['holdout_customers']:,} "
+              f"(left {row['holdout_left']:,}); {difference}")
 
 
 def _tables_with_dates(warehouse) -> list[tuple[str, str | None]]:

@@ -316,6 +316,26 @@ class Warehouse:
             )
         return len(rows)
 
+    def insert_missing(self, table_id: str, rows: Sequence[Mapping[str, Any]], key: Sequence[str]) -> int:
+        """Insert the `rows` whose `key` columns match no row of `table_id`; rows already there are
+        left exactly as they are (one MERGE, so insert-only even when run twice at once).
+        Returns how many were inserted."""
+        for column in key:
+            if not _IDENTIFIER.fullmatch(column):
+                raise WarehouseError(f"insert_missing: {column!r} is not a plain column name")
+        if not rows:
+            return 0
+        columns = [field.name for field in self.client.get_table(table_id).schema]
+        condition = " AND ".join(f"target.{column} = staged.{column}" for column in key)
+        with self.staged_rows(table_id, rows) as staging_id:
+            result = self.run(
+                f"MERGE `{table_id}` AS target USING `{staging_id}` AS staged ON {condition} "
+                "WHEN NOT MATCHED THEN INSERT ({{ columns }}) VALUES ({{ staged_columns }})",
+                identifiers={"columns": columns, "staged_columns": [f"staged.{c}" for c in columns]},
+                source=f"insert into {table_id}",
+            )
+        return int(result.num_dml_affected_rows or 0)
+
     @contextmanager
     def staged_rows(self, table_id: str, rows: Sequence[Mapping[str, Any]]) -> Iterator[str]:
         """`rows` loaded into a staging table with `table_id`'s schema, beside it, for one

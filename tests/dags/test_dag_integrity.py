@@ -8,7 +8,7 @@ import pytest
 
 from retention.config import PROJECT_ROOT
 
-EXPECTED_DAGS = {"telco_ingest", "churn_weekly", "places_refresh"}
+EXPECTED_DAGS = {"telco_ingest", "churn_weekly", "places_refresh", "senior_outreach"}
 
 
 class NetworkAtParseTime(RuntimeError):
@@ -63,3 +63,14 @@ def test_churn_weekly_runs_on_published_customers_and_scores_apart_from_training
         assert upstream in dag.get_task(downstream).upstream_task_ids or downstream == "score_customers"
     assert {"build_features", "promote_or_keep_champion"} <= dag.get_task("score_customers").upstream_task_ids
     assert [o.name for o in dag.get_task("publish_scores").outlets] == ["ml.churn_scores"]
+
+
+def test_senior_outreach_runs_on_the_scores_and_hourly_in_the_send_window(dagbag):
+    dag = dagbag.dags["senior_outreach"]
+    assert "ml.churn_scores" in str(dag.timetable.asset_condition)
+    hourly = dag.timetable.timetable  # 08:00-20:00 KST: never a run in the quiet hours
+    assert (hourly.expression, str(hourly.timezone)) == ("0 8-20 * * *", "Asia/Seoul")
+    assert dag.max_active_runs == 1  # one sender of the outbox at a time
+    order = ["decide_audience", "queue_messages", "send_messages", "check_delivery"]
+    for upstream, downstream in zip(order, order[1:], strict=False):
+        assert dag.get_task(downstream).upstream_task_ids == {upstream}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -51,10 +52,22 @@ def test_two_weeks_run_in_order_and_a_rerun_changes_nothing(tmp_path):
     assert places == {"digital_learning_center": "132", "kt_agency": "393", "kt_experience_plaza": "22",
                       "kt_plaza": "56"}, summary
     assert (tmp_path / "local" / "artifacts" / "places" / "places_map_latest.png").read_bytes()[:4] == b"\x89PNG"
+    # senior_outreach ran each week after churn_weekly: nobody in the baseline week, then the
+    # newly at-risk seniors of the second week, each messaged once (local sink), holdout never.
+    assert first.index("churn_weekly       2026-11-23  ... ok") < first.index("senior_outreach    2026-11-23  ... ok")
+    outreach = re.search(r"^  2026-11-23\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)  (.*)$", summary, re.MULTILINE)
+    seniors, excluded, holdout, message = (int(n) for n in outreach.groups()[:4])
+    assert seniors == excluded + holdout + message and message > 0, outreach.group(0)
+    assert outreach.group(5) == f"{message} delivered"
+    sink = [json.loads(line) for line in (tmp_path / "local" / "outbox" / "sms.jsonl").read_text().splitlines()]
+    assert len(sink) == len({record["idempotency_key"] for record in sink}) == message
+    assert all(r["body"].startswith("(광고)[KT] ") and r["body"].endswith("무료수신거부 080-000-0000") for r in sink)
+    assert "marts.campaign_results, all weeks" in summary
     report = tmp_path / "local" / "report" / "churn_report.html"
     assert report.is_file() and "Senior watch list" in report.read_text(encoding="utf-8")
 
     again = _demo(tmp_path, port)
     assert again[again.index("What the weekly cycle wrote"):] == summary
+    assert len((tmp_path / "local" / "outbox" / "sms.jsonl").read_text().splitlines()) == message  # none twice
     with pytest.raises(ConnectionRefusedError):  # the demo stopped its emulator: nothing listens
         socket.create_connection(("127.0.0.1", port), timeout=2).close()

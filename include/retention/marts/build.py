@@ -17,9 +17,10 @@ if TYPE_CHECKING:
     from retention.warehouse import Warehouse
 
 # In dependency order: customer_risk, risk_by_segment_week and senior_watch_list read
-# customer_risk_by_week (directly or through customer_risk).
+# customer_risk_by_week (directly or through customer_risk). campaign_results reads the
+# outreach tables (outreach.campaign_audience, outreach.messages) and core.customer_presence.
 MARTS = ("customer_risk_by_week", "customer_risk", "risk_by_segment_week", "revenue_at_risk_by_segment",
-         "model_performance", "senior_watch_list")
+         "model_performance", "senior_watch_list", "campaign_results")
 
 
 class MartError(RuntimeError):
@@ -51,6 +52,10 @@ def refresh_marts(warehouse: Warehouse) -> dict[str, int]:
 
     warehouse.ensure_datasets(["marts"])
     warehouse.run_file("core/customer_presence/view.sql")
+    # campaign_results reads the outreach tables, which senior_outreach fills after the first scores.
+    from retention.outreach.campaign import ensure_tables
+
+    ensure_tables(warehouse)
     described = {}
     for name in MARTS:
         warehouse.run_file(f"marts/{name}/view.sql")

@@ -1,0 +1,150 @@
+"""
+### senior_outreach: one lawful SMS to each newly at-risk senior, with a holdout group
+
+**Runs** when `churn_weekly` publishes a week's scores (Asset `ml.churn_scores`) and handles
+that week (the event's `snapshot_date`; a manual run takes `{"snapshot_date": "YYYY-MM-DD"}`);
+and every hour from 08:00 to 20:00 KST to send what waited for the send window and to follow
+deliveries (those runs queue nothing; a manual run does the same with `{"send_only": true}`).
+
+**Steps**
+1. `decide_audience`: every customer aged 65+ newly at risk in the week, in
+   `outreach.campaign_audience`: excluded with the first rule that applies (no SMS consent,
+   consent older than `RETENTION_OUTREACH_CONSENT_VALID_DAYS`, opted out, not a Korean mobile
+   number, no home dong, already in the campaign, messaged within
+   `RETENTION_OUTREACH_COOLDOWN_DAYS`) or put in a group: `holdout` (a deterministic
+   `RETENTION_OUTREACH_HOLDOUT_SHARE`, never messaged: the control) or `message`.
+2. `queue_messages`: for the message group, the nearest 디지털 배움터 venue and KT plaza to the
+   home dong, the Korean SMS from `include/retention/outreach/templates/senior_offer_ko.txt`,
+   inserted once into the outbox `outreach.messages` (keyed by campaign and customer); in the
+   quiet hours (21:00-08:00 KST) without night consent, `not_before` is the next 08:00.
+3. `send_messages`: reconciles anything left in `sending` with the provider first, withholds
+   anyone who opted out since, then sends what is due: Twilio when the connection
+   `twilio_default` exists, else the local sink (simulated). At most one message per customer
+   per campaign, whatever is re-run.
+4. `check_delivery`: the provider's status of every sent message: delivered, undelivered or failed.
+`marts.campaign_results` compares the churn of the message and holdout groups.
+
+**Re-running** a week decides the same audience and queues nobody twice; a backfill of a week
+older than `RETENTION_OUTREACH_MAX_WEEK_AGE_DAYS` records the audience and sends nothing.
+
+**When it fails** (nothing is ever sent twice; the outbox says where each message stands)
+- `queue_messages`, *RETENTION_SMS_OPT_OUT_NUMBER is not set* / *ComplianceError* / *TemplateError*:
+  set the number, or fix the template the message names; *Clear*.
+- `queue_messages`, *no published ... in core.places*: run `places_refresh`, *Clear*.
+- `send_messages`, *the provider is not taking messages now*: retried by Airflow; messages stay
+  queued (or in `sending`, reconciled by the next attempt). Persisting: check Twilio's status page.
+- `send_messages`, *Fix the sender in the Airflow connection*: credentials, sender or region are
+  wrong (not retried). Fix connection `twilio_default`, *Clear*: everything is still queued.
+- `check_delivery`: the provider's message; *Clear* (the next hourly run checks again anyway).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, get_current_context, task
+
+from retention.assets import CHURN_SCORES
+
+RETRY_DELAY = timedelta(seconds=int(os.environ.get("RETENTION_RETRY_DELAY_SECONDS", "300")))
+
+
+def _weeks() -> list:
+    """The weeks this run queues: none for the hourly sending runs and `{"send_only": true}`."""
+    from retention.schedule import triggered_snapshot_dates
+
+    context = get_current_context()
+    run = context["dag_run"]
+    if (run.conf or {}).get("send_only") or getattr(run.run_type, "value", run.run_type) == "scheduled":
+        return []
+    return triggered_snapshot_dates(context)
+
+
+@dag(
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 8-20 * * *", timezone="Asia/Seoul"), assets=[CHURN_SCORES]
+    ),
+    start_date=pendulum.datetime(2026, 1, 5, tz="Asia/Seoul"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    default_args={"owner": "marketing-engineering", "retries": 2, "retry_delay": RETRY_DELAY},
+    tags=["outreach", "sms", "weekly"],
+)
+def senior_outreach():
+    @task
+    def decide_audience() -> list[dict]:
+        from retention.outreach.audience import AudienceSettings
+        from retention.outreach.campaign import decide_audience, ensure_tables
+        from retention.outreach.outbox import transport_and_clock
+        from retention.warehouse import Warehouse
+
+        warehouse, settings = Warehouse.connect(), AudienceSettings.from_env()
+        ensure_tables(warehouse)
+        clock = transport_and_clock()[1]
+        return [decide_audience(warehouse, week, settings, now=clock()) for week in _weeks()]
+
+    @task
+    def queue_messages(audiences: list[dict]) -> list[dict]:
+        import datetime as dt
+
+        from retention.outreach.audience import AudienceSettings
+        from retention.outreach.campaign import QueueSettings, published_places, queue_messages
+        from retention.outreach.message import MessageSettings
+        from retention.outreach.outbox import transport_and_clock
+        from retention.places.geocode import Gazetteer
+        from retention.task_errors import fail_fast_on_bad_data
+        from retention.warehouse import Warehouse
+
+        if not audiences:
+            return []
+        warehouse, clock = Warehouse.connect(), transport_and_clock()[1]
+        campaign = AudienceSettings.from_env().campaign_id
+        queued = []
+        with fail_fast_on_bad_data(ValueError, LookupError):
+            message_settings, queue_settings = MessageSettings.from_env(), QueueSettings.from_env()
+            for audience in audiences:
+                week = dt.date.fromisoformat(audience["snapshot_date"])
+                queued.append(queue_messages(
+                    warehouse, week, campaign_id=campaign, now=clock(),
+                    run_id=get_current_context()["run_id"], message_settings=message_settings,
+                    queue_settings=queue_settings, places=published_places(warehouse, week),
+                    dong_centroid=Gazetteer.bundled().dong_centroid,
+                ))
+        return queued
+
+    @task
+    def send_messages(queued: list[dict]) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from retention.outreach.audience import AudienceSettings
+        from retention.outreach.campaign import ensure_tables
+        from retention.outreach.outbox import OutboxSettings, SendingStopped, send_pending, transport_and_clock
+        from retention.warehouse import Warehouse
+
+        warehouse = Warehouse.connect()
+        ensure_tables(warehouse)
+        transport, clock = transport_and_clock()
+        try:
+            return send_pending(warehouse, transport, AudienceSettings.from_env().campaign_id, clock=clock,
+                                settings=OutboxSettings.from_env())
+        except SendingStopped as stopped:
+            if stopped.retry:
+                raise
+            raise AirflowFailException(str(stopped)) from stopped
+
+    @task
+    def check_delivery(sent: dict) -> dict:
+        from retention.outreach.audience import AudienceSettings
+        from retention.outreach.outbox import check_delivery, transport_and_clock
+        from retention.warehouse import Warehouse
+
+        transport, clock = transport_and_clock()
+        return check_delivery(Warehouse.connect(), transport, AudienceSettings.from_env().campaign_id, clock=clock)
+
+    check_delivery(send_messages(queue_messages(decide_audience())))
+
+
+senior_outreach()

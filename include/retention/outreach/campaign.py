@@ -1,0 +1,176 @@
+"""One week of the senior campaign: who is in it (the audience, with the holdout), and the
+messages queued for them in the outbox.
+
+`decide_audience` writes `outreach.campaign_audience` for a scored week: every newly at-risk
+senior, excluded with a reason or put in a group (`audience.py`). A re-run of the week
+replaces its rows with the same decisions: the rules only look at earlier weeks, and the
+holdout is a hash.
+
+`queue_messages` renders the offer for each customer of the week's message group (nearest
+venue and plaza to the home dong, `offer.py`; the template, `message.py`) and inserts it into
+`outreach.messages`, insert-only on (campaign, customer): a customer already there, queued by
+any run of any week, is never queued again. Sending is `outbox.py`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from retention.outreach.audience import AudienceSettings, Candidate, exclusion_reason, group
+from retention.outreach.message import MessageSettings, MessageTooLong, Offer, render
+from retention.outreach.offer import Place, nearest_places
+from retention.outreach.quiet_hours import SEOUL, earliest_send_time
+
+if TYPE_CHECKING:
+    from retention.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+TABLES = ("campaign_audience", "messages", "opt_outs")
+MESSAGE_KEY = ("campaign_id", "customer_id")
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    max_week_age_days: int
+    """A week whose scores are older than this (from its Monday + 7 days) is not messaged: its
+    audience is still recorded, but a backfill never sends last month's offer today.
+    env RETENTION_OUTREACH_MAX_WEEK_AGE_DAYS, default 7."""
+
+    @classmethod
+    def from_env(cls) -> QueueSettings:
+        return cls(max_week_age_days=int(os.environ.get("RETENTION_OUTREACH_MAX_WEEK_AGE_DAYS", "7")))
+
+
+def ensure_tables(warehouse: Warehouse) -> None:
+    warehouse.ensure_datasets(["outreach"])
+    for table in TABLES:
+        warehouse.run_file(f"outreach/{table}/create.sql")
+
+
+def decide_audience(warehouse: Warehouse, week: dt.date, settings: AudienceSettings, *,
+                    now: dt.datetime) -> dict:
+    """Write the week's audience (replacing a previous run's) and return its counts."""
+    rows = warehouse.rows(warehouse.sql_file("outreach/campaign_audience/candidates.sql"),
+                          {"snapshot_date": week, "campaign_id": settings.campaign_id},
+                          source="sql/outreach/campaign_audience/candidates.sql")
+    audience = []
+    for row in rows:
+        candidate = Candidate(
+            customer_id=row["customer_id"], phone_e164=row["phone_e164"], sms_consent=row["sms_consent"],
+            sms_consent_date=row["sms_consent_date"], opted_out=row["opted_out"],
+            home_dong_code=row["home_dong_code"], in_campaign=row["in_campaign"],
+            last_messaged_at=row["last_sent_at"],
+        )
+        reason = exclusion_reason(candidate, week, settings)
+        audience.append({
+            "campaign_id": settings.campaign_id,
+            "snapshot_date": week,
+            "customer_id": candidate.customer_id,
+            "churn_probability": row["churn_probability"],
+            "excluded_reason": reason,
+            "campaign_group": None if reason else group(settings.campaign_id, candidate.customer_id,
+                                                        settings.holdout_share),
+            "decided_at": now,
+        })
+    warehouse.replace_rows(warehouse.table_id("outreach", "campaign_audience"), audience,
+                           {"campaign_id": settings.campaign_id, "snapshot_date": week})
+    counts = Counter(row["campaign_group"] or f"excluded: {row['excluded_reason']}" for row in audience)
+    summary = {"snapshot_date": week.isoformat(), "campaign_id": settings.campaign_id,
+               "newly_at_risk_seniors": len(audience), **dict(sorted(counts.items()))}
+    log.info("audience of %s for %s: %s", week, settings.campaign_id, summary)
+    return summary
+
+
+def week_too_old(week: dt.date, now: dt.datetime, settings: QueueSettings) -> bool:
+    week_end = dt.datetime.combine(week + dt.timedelta(days=7), dt.time(0), SEOUL)
+    return now - week_end > dt.timedelta(days=settings.max_week_age_days)
+
+
+def queue_messages(warehouse: Warehouse, week: dt.date, *, campaign_id: str, now: dt.datetime, run_id: str,
+                   message_settings: MessageSettings, queue_settings: QueueSettings,
+                   places: list[Place], dong_centroid: Callable[[str], tuple[float, float]]) -> dict:
+    """Queue the week's message group (those not in the outbox yet); returns what was queued."""
+    summary = {"snapshot_date": week.isoformat(), "campaign_id": campaign_id, "queued": 0, "skipped": {},
+               "waiting_for_send_window": 0}
+    if week_too_old(week, now, queue_settings):
+        log.warning("week %s is more than RETENTION_OUTREACH_MAX_WEEK_AGE_DAYS=%s days old: its audience is "
+                    "recorded, nothing is queued (a backfill never sends an old offer)", week,
+                    queue_settings.max_week_age_days)
+        return {**summary, "too_old": True}
+    recipients = warehouse.rows(warehouse.sql_file("outreach/messages/to_queue.sql"),
+                                {"snapshot_date": week, "campaign_id": campaign_id},
+                                source="sql/outreach/messages/to_queue.sql")
+    rows = [_outbox_row(recipient, week, campaign_id, now, run_id, message_settings, places, dong_centroid)
+            for recipient in recipients]
+    inserted = warehouse.insert_missing(warehouse.table_id("outreach", "messages"), rows, MESSAGE_KEY)
+    summary["queued"] = sum(row["state"] == "queued" for row in rows)
+    summary["skipped"] = dict(Counter(row["reason"] for row in rows if row["state"] == "skipped"))
+    summary["waiting_for_send_window"] = sum(row["state"] == "queued" and row["not_before"] > now for row in rows)
+    summary["inserted"] = inserted
+    log.info("queued for %s: %s", week, summary)
+    return summary
+
+
+def _outbox_row(recipient: dict, week: dt.date, campaign_id: str, now: dt.datetime, run_id: str,
+                settings: MessageSettings, places: list[Place],
+                dong_centroid: Callable[[str], tuple[float, float]]) -> dict:
+    try:
+        home = dong_centroid(recipient["home_dong_code"])
+    except KeyError:
+        home = None
+    row = {
+        "campaign_id": campaign_id, "customer_id": recipient["customer_id"], "snapshot_date": week,
+        "state": "queued", "reason": None, "phone_e164": recipient["phone_e164"],
+        "night_consent": bool(recipient["night_consent"]),
+        "not_before": earliest_send_time(now, night_consent=bool(recipient["night_consent"])),
+        "transport": None, "simulated": None, "provider_message_id": None, "attempt_started_at": None,
+        "attempts": 0, "error_code": None, "error_message": None, "queued_at": now, "queued_by_run": run_id,
+        "sent_at": None, "final_at": None, "updated_at": now,
+        "body": "", "encoding": "", "segments": 0, "dropped_parts": None,
+        "venue_place_id": "", "venue_distance_km": 0.0, "venue_geocode_precision": "",
+        "plaza_place_id": "", "plaza_distance_km": 0.0, "plaza_geocode_precision": "",
+    }
+    if home is None:
+        # The contact's dong code is not in the bundled gazetteer: nowhere to measure from.
+        return {**row, "state": "skipped", "reason": "unknown_home_dong", "final_at": now}
+    nearest = nearest_places(home, places)
+    row.update({
+        "venue_place_id": nearest.venue.place.place_id, "venue_distance_km": round(nearest.venue.distance_km, 3),
+        "venue_geocode_precision": nearest.venue.place.geocode_precision,
+        "plaza_place_id": nearest.plaza.place.place_id, "plaza_distance_km": round(nearest.plaza.distance_km, 3),
+        "plaza_geocode_precision": nearest.plaza.place.geocode_precision,
+    })
+    offer = Offer(
+        venue_name=nearest.venue.place.name, venue_address=nearest.venue.place.address,
+        venue_distance_km=nearest.venue.distance_km, plaza_name=nearest.plaza.place.name,
+        plaza_address=nearest.plaza.place.address, plaza_distance_km=nearest.plaza.distance_km,
+        plaza_type=nearest.plaza.place.place_type,
+    )
+    try:
+        message = render(offer, settings)
+    except MessageTooLong as too_long:
+        # This customer's places have names too long for the limit even shortened: kept, not sent.
+        log.warning("SMS for %s skipped: %s", recipient["customer_id"], too_long)
+        return {**row, "state": "skipped", "reason": "message_too_long", "body": too_long.text,
+                "final_at": now}
+    return {**row, "body": message.text, "encoding": message.encoding, "segments": message.segments,
+            "dropped_parts": ",".join(message.dropped) or None}
+
+
+def published_places(warehouse: Warehouse, week: dt.date) -> list[Place]:
+    """The places published in the week's month (`core.places`), as the offer needs them."""
+    from retention.places.refresh import places_as_of
+
+    frame = places_as_of(warehouse, week.replace(day=1))
+    return [
+        Place(place_id=row.place_id, place_type=row.place_type, name=row.name, address=row.address,
+              latitude=float(row.latitude), longitude=float(row.longitude), geocode_precision=row.geocode_precision)
+        for row in frame.itertuples(index=False)
+    ]

@@ -1,0 +1,298 @@
+"""Sending what the outbox holds, at most once, and following it to the handset.
+
+`outreach.messages` has one row per (campaign, customer); its state only moves forward:
+
+    queued -> sending -> sent -> delivered | undelivered | failed
+       \\-> skipped (reason: withheld, expired, refused by the provider for good)
+
+`send_pending` runs in this order, so that no crash, retry or re-run can send a message twice:
+
+1. **Reconcile** every row left in `sending` (an attempt that did not finish: a crash between
+   the provider's answer and the write, a timeout with no answer): ask the provider for the
+   messages to that number since the attempt began (`Transport.sent_to_since`). Found: the row
+   is `sent`, with the provider's id. Not found: back to `queued`.
+2. **Withhold** what may no longer go: the latest contact says opted out, consent withdrawn or
+   a new number, or the provider reported an unsubscribe (`outreach.opt_outs`): `skipped`.
+   A row queued more than `RETENTION_OUTREACH_MESSAGE_TTL_DAYS` (7) ago is `skipped`/`expired`.
+3. **Send** the rows that are due (`not_before` passed) in batches
+   (`RETENTION_OUTREACH_SEND_BATCH`, 25): one UPDATE claims the batch (`queued` -> `sending`,
+   attempt time recorded), the transport sends each (its own rate limit and retries), one MERGE
+   records the outcomes. The quiet hours are checked again just before each message: one that
+   reaches 21:00 goes back to `queued` with `not_before` = 08:00 KST.
+
+Outcomes: sent; a permanent refusal (invalid number, landline, unsubscribed...) is `skipped`
+with the reason and never retried, an unsubscribe also goes to `outreach.opt_outs`; a
+transient failure (429, 5xx, network, after the transport's retries) stops the run, its row
+back in `queued` (`failed` after `RETENTION_OUTREACH_MAX_SEND_ATTEMPTS`, 3, runs) or, when the
+provider may have it, left in `sending` for step 1; a sender misconfiguration stops at once.
+The results of a batch are always written before the error is raised.
+
+`check_delivery` asks the provider where every `sent` message stands and records
+`delivered` / `undelivered` / `failed` with the carrier's error code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from retention.outreach.message import DEMO_OPT_OUT_NUMBER
+from retention.outreach.quiet_hours import earliest_send_time, in_quiet_hours
+from retention.outreach.transports import SendRequest, Transport, mask_number, utc_now
+from retention.outreach.transports.errors import PermanentSendError, SenderConfigurationError, TransientSendError
+
+if TYPE_CHECKING:
+    from retention.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+SIMULATED_NOW_ENV = "RETENTION_OUTREACH_SIMULATED_NOW"
+DELIVERED = {"delivered": "delivered", "read": "delivered", "undelivered": "undelivered", "failed": "failed",
+             "canceled": "failed"}
+"""Provider statuses that end a message's journey, and the outbox state each one becomes."""
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    batch_size: int = 25
+    max_send_attempts: int = 3
+    message_ttl_days: int = 7
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.max_send_attempts < 1 or self.message_ttl_days < 1:
+            raise ValueError(f"outbox settings out of range: {self} (each must be at least 1)")
+
+    @classmethod
+    def from_env(cls) -> OutboxSettings:
+        return cls(
+            batch_size=int(os.environ.get("RETENTION_OUTREACH_SEND_BATCH", "25")),
+            max_send_attempts=int(os.environ.get("RETENTION_OUTREACH_MAX_SEND_ATTEMPTS", "3")),
+            message_ttl_days=int(os.environ.get("RETENTION_OUTREACH_MESSAGE_TTL_DAYS", "7")),
+        )
+
+
+class SendingStopped(RuntimeError):
+    """Sending stopped part-way; everything sent so far is recorded. `retry` says whether a
+    later attempt can pass (provider unavailable) or a person must act first (configuration)."""
+
+    def __init__(self, message: str, *, retry: bool) -> None:
+        super().__init__(message)
+        self.retry = retry
+
+
+def outreach_clock(transport: Transport) -> Callable[[], dt.datetime]:
+    """The time the outreach acts at: now, or `RETENTION_OUTREACH_SIMULATED_NOW` (an ISO time with
+    its offset) for demos and tests that replay past weeks. A simulated time is refused unless
+    the transport is simulated too: real messages always follow the real clock and quiet hours."""
+    value = os.environ.get(SIMULATED_NOW_ENV, "").strip()
+    if not value:
+        return utc_now
+    if not transport.simulated:
+        raise ValueError(f"{SIMULATED_NOW_ENV} is set but SMS go out through {transport.name}: a simulated time "
+                         "is only for the local sink (demos, tests); unset it")
+    moment = dt.datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"{SIMULATED_NOW_ENV}={value!r} has no offset: write e.g. 2026-11-23T10:00:00+09:00")
+    return lambda: moment.astimezone(dt.UTC)
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+
+def send_pending(warehouse: Warehouse, transport: Transport, campaign_id: str, *,
+                 clock: Callable[[], dt.datetime], settings: OutboxSettings) -> dict:
+    """Reconcile, withhold, send what is due; returns counts of what happened."""
+    outcome: Counter[str] = Counter()
+    pending = warehouse.rows(warehouse.sql_file("outreach/messages/pending.sql"), {"campaign_id": campaign_id},
+                             source="sql/outreach/messages/pending.sql")
+    withheld = {row["customer_id"]: row.pop("withheld_reason") for row in pending}
+
+    reconciled = [_reconcile(row, transport, clock(), outcome) for row in pending if row["state"] == "sending"]
+    _record(warehouse, reconciled)
+    queued = [row for row in reconciled if row["state"] == "queued"] + [r for r in pending if r["state"] == "queued"]
+
+    now = clock()
+    closed, due = [], []
+    for row in sorted(queued, key=lambda row: (row["not_before"], row["customer_id"])):
+        reason = withheld[row["customer_id"]]
+        if reason is None and not transport.simulated and DEMO_OPT_OUT_NUMBER in row["body"]:
+            reason = "placeholder_opt_out_number"  # queued by a local run: its opt-out number reaches no one
+        if reason is None and now - row["queued_at"] > dt.timedelta(days=settings.message_ttl_days):
+            reason = "expired"
+        if reason:
+            closed.append(_closed(row, "skipped", reason, now))
+            outcome[f"skipped: {reason}"] += 1
+        elif row["not_before"] > now:
+            outcome["waiting_for_send_window"] += 1
+        else:
+            due.append(row)
+    _record(warehouse, closed)
+
+    for batch in _batches(due, settings.batch_size):
+        _send_batch(warehouse, transport, campaign_id, batch, clock=clock, settings=settings, outcome=outcome)
+    summary = {"campaign_id": campaign_id, "transport": transport.name, **dict(sorted(outcome.items()))}
+    log.info("outbox of %s: %s", campaign_id, summary)
+    return summary
+
+
+def _reconcile(row: dict, transport: Transport, now: dt.datetime, outcome: Counter[str]) -> dict:
+    """A row left in `sending`: `sent` if the provider has it, else back to `queued`."""
+    started = row["attempt_started_at"] or row["updated_at"]
+    for found in transport.sent_to_since(row["phone_e164"], started):
+        if not found.body or found.body == row["body"]:  # an empty body: redacted at the provider
+            log.warning("SMS %s:%s was left in sending; %s already has it (%s): recorded as sent, not sent again",
+                        row["campaign_id"], row["customer_id"], transport.name, found.provider_message_id)
+            outcome["recovered_as_sent"] += 1
+            return {**row, "state": "sent", "provider_message_id": found.provider_message_id,
+                    "transport": transport.name, "simulated": transport.simulated,
+                    "sent_at": found.created_at, "error_code": None, "error_message": None, "updated_at": now}
+    log.warning("SMS %s:%s was left in sending; %s has no message to %s since %s: queued again",
+                row["campaign_id"], row["customer_id"], transport.name, mask_number(row["phone_e164"]), started)
+    outcome["requeued_after_unfinished_attempt"] += 1
+    return {**row, "state": "queued", "updated_at": now}
+
+
+def _send_batch(warehouse: Warehouse, transport: Transport, campaign_id: str, batch: list[dict], *,
+                clock: Callable[[], dt.datetime], settings: OutboxSettings, outcome: Counter[str]) -> None:
+    started = clock()
+    claimed = warehouse.run_file("outreach/messages/claim.sql", {
+        "campaign_id": campaign_id, "customer_ids": [row["customer_id"] for row in batch],
+        "attempt_started_at": started,
+    }).num_dml_affected_rows
+    if claimed is not None and claimed != len(batch):
+        raise SendingStopped(f"claimed {claimed} of {len(batch)} queued messages of {campaign_id}: another run is "
+                             "sending this campaign (max_active_runs should prevent it); nothing was sent by this "
+                             "one, the next run reconciles", retry=True)
+    results, opt_outs, stopped = [], [], None
+    for row in batch:
+        row = {**row, "state": "sending", "attempt_started_at": started, "attempts": row["attempts"] + 1,
+               "updated_at": started}
+        moment = clock()
+        if stopped is not None:
+            results.append({**row, "state": "queued", "attempts": row["attempts"] - 1, "updated_at": moment})
+            continue
+        if not row["night_consent"] and in_quiet_hours(moment):
+            results.append({**row, "state": "queued", "attempts": row["attempts"] - 1, "updated_at": moment,
+                            "not_before": earliest_send_time(moment, night_consent=False)})
+            outcome["waiting_for_send_window"] += 1
+            continue
+        request = SendRequest.for_campaign(campaign_id, row["customer_id"], row["phone_e164"], row["body"])
+        try:
+            sent = transport.send(request)
+        except SenderConfigurationError as error:
+            results.append({**row, "state": "queued", "attempts": row["attempts"] - 1, "error_code": error.code,
+                            "error_message": str(error), "updated_at": clock()})
+            stopped = SendingStopped(f"{error}. Fix the sender in the Airflow connection (README, 'Twilio'), then "
+                                     "clear the task: every queued message is still queued", retry=False)
+        except PermanentSendError as error:
+            results.append({**_closed(row, "skipped", error.reason, clock()), "error_code": error.code,
+                            "error_message": str(error), "transport": transport.name})
+            outcome[f"skipped: {error.reason}"] += 1
+            if error.unsubscribed:
+                opt_outs.append({"customer_id": row["customer_id"], "phone_e164": row["phone_e164"],
+                                 "source": f"{transport.name}_{error.code}", "campaign_id": campaign_id,
+                                 "recorded_at": clock()})
+        except TransientSendError as error:
+            results.append(_after_transient(row, error, transport, clock(), settings, outcome))
+            stopped = SendingStopped(f"{error}; the provider is not taking messages now, so this run stops "
+                                     "(the rest stay queued and the task is retried)", retry=True)
+        else:
+            results.append({**row, "state": "sent", "provider_message_id": sent.provider_message_id,
+                            "transport": transport.name, "simulated": sent.simulated, "sent_at": clock(),
+                            "error_code": None, "error_message": None, "updated_at": clock()})
+            outcome["recovered_as_sent" if sent.recovered else "sent"] += 1
+    _record(warehouse, results)
+    if opt_outs:
+        warehouse.insert_missing(warehouse.table_id("outreach", "opt_outs"), opt_outs, ("customer_id",))
+    if stopped is not None:
+        raise stopped
+
+
+def _after_transient(row: dict, error: TransientSendError, transport: Transport, now: dt.datetime,
+                     settings: OutboxSettings, outcome: Counter[str]) -> dict:
+    failed = {**row, "error_code": error.code, "error_message": str(error), "transport": transport.name,
+              "updated_at": now}
+    if error.ambiguous:
+        # The provider may have it: left in sending, the next run asks before anything else.
+        outcome["left_in_sending"] += 1
+        return failed
+    if row["attempts"] >= settings.max_send_attempts:
+        outcome["failed"] += 1
+        return {**failed, "state": "failed", "reason": "provider_unavailable", "final_at": now}
+    outcome["queued_after_transient_error"] += 1
+    return {**failed, "state": "queued"}
+
+
+def _closed(row: dict, state: str, reason: str, now: dt.datetime) -> dict:
+    return {**row, "state": state, "reason": reason, "final_at": now, "updated_at": now}
+
+
+def _batches(rows: Sequence[dict], size: int) -> Iterator[list[dict]]:
+    for start in range(0, len(rows), size):
+        yield list(rows[start:start + size])
+
+
+def _record(warehouse: Warehouse, rows: Sequence[dict[str, Any]]) -> None:
+    """Write outbox rows' new states (one MERGE; final states are never changed)."""
+    if not rows:
+        return
+    with warehouse.staged_rows(warehouse.table_id("outreach", "messages"), rows) as staged_id:
+        warehouse.run_file("outreach/messages/update.sql", identifiers={"staged": staged_id.rsplit(".", 1)[1]})
+
+
+# --- delivery --------------------------------------------------------------------------------
+
+
+def check_delivery(warehouse: Warehouse, transport: Transport, campaign_id: str, *,
+                   clock: Callable[[], dt.datetime]) -> dict:
+    """Fetch the status of every `sent` message of the campaign sent through `transport`."""
+    rows = warehouse.rows(
+        "SELECT * FROM `{{ outreach }}.messages` WHERE campaign_id = @campaign_id AND state = 'sent' "
+        "AND transport = @transport ORDER BY customer_id",
+        {"campaign_id": campaign_id, "transport": transport.name}, source="outreach.messages (sent)",
+    )
+    outcome: Counter[str] = Counter()
+    updates = []
+    for row in rows:
+        try:
+            status = transport.delivery(row["provider_message_id"])
+        except LookupError as error:
+            log.warning("SMS %s:%s: %s; left as sent", campaign_id, row["customer_id"], error)
+            outcome["unknown_to_provider"] += 1
+            continue
+        state = DELIVERED.get(status.status)
+        if state is None:
+            outcome[f"still {status.status}"] += 1
+            continue
+        from retention.outreach.transports.errors import classify_error_code
+
+        reason = None if state == "delivered" else classify_error_code(status.error_code)
+        updates.append({**_closed(row, state, reason, clock()), "error_code": status.error_code,
+                        "error_message": status.error_message})
+        outcome[state] += 1
+    _record(warehouse, updates)
+    summary = {"campaign_id": campaign_id, "transport": transport.name, "checked": len(rows),
+               **dict(sorted(outcome.items()))}
+    log.info("delivery of %s: %s", campaign_id, summary)
+    return summary
+
+
+def transport_and_clock() -> tuple[Transport, Callable[[], dt.datetime]]:
+    """The configured transport (`transport_from_env`) and the clock it acts on; with a simulated
+    time the local sink stamps its records with that time too."""
+    from retention.outreach.transports import transport_from_env
+    from retention.outreach.transports.local_sink import LocalSink
+
+    transport = transport_from_env()
+    if not transport.simulated and os.environ.get("RETENTION_SMS_OPT_OUT_NUMBER", "").strip() == DEMO_OPT_OUT_NUMBER:
+        raise ValueError(f"RETENTION_SMS_OPT_OUT_NUMBER is the local runs' placeholder {DEMO_OPT_OUT_NUMBER}, and SMS "
+                         f"go out through {transport.name}: set the campaign's real free 080 number")
+    clock = outreach_clock(transport)
+    if isinstance(transport, LocalSink) and clock is not utc_now:
+        transport = LocalSink(transport.path, clock=clock)
+    return transport, clock

@@ -1,0 +1,154 @@
+"""Real Airflow runs of senior_outreach (dag.test) on the emulator: four weeks with the local
+sink (re-runs, a backfill and a night run among them), then a run against a fake Twilio that
+misbehaves. The checks are the campaign's promises, read from what left the platform (the sink's
+file, the fake's record of requests), not from the outbox's own account of itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+
+import pendulum
+import pytest
+from fake_twilio import serve_fake_twilio
+from outreach_scenario import OPT_OUT_NUMBER, SEOUL, Person, create_tables, people, publish_places, publish_week
+from retention.config import PROJECT_ROOT
+from retention.outreach.audience import group
+from retention.outreach.quiet_hours import in_quiet_hours
+
+pytestmark = [pytest.mark.emulator, pytest.mark.airflow]
+
+CAMPAIGN = "senior-digital-literacy"
+WEEKS = [dt.date(2026, 11, 2) + dt.timedelta(weeks=i) for i in range(4)]
+NIGHT_CONSENT_IDS = {"S-001", "S-002", "S-003"}
+
+
+@pytest.fixture
+def senior_outreach(airflow_db, warehouse, monkeypatch, tmp_path):
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("RETENTION_SMS_OPT_OUT_NUMBER", OPT_OUT_NUMBER)
+    monkeypatch.setenv("RETENTION_SMS_SINK_PATH", str(tmp_path / "sms.jsonl"))
+    monkeypatch.delenv("AIRFLOW_CONN_TWILIO_DEFAULT", raising=False)
+    create_tables(warehouse)
+    publish_places(warehouse)
+    return DagBag(dag_folder=str(PROJECT_ROOT / "dags" / "senior_outreach.py")).dags["senior_outreach"]
+
+
+def crowd(week_number: int) -> list[Person]:
+    """Seniors newly at risk: thirty in the first week, ten more each week, the earlier ones again."""
+    return people(eligible=30 + 10 * week_number)
+
+
+def run(dag, monkeypatch, week: dt.date, at: str, **conf):
+    monkeypatch.setenv("RETENTION_OUTREACH_SIMULATED_NOW", f"{at}+09:00")
+    result = dag.test(logical_date=pendulum.datetime(week.year, week.month, week.day, 10, tz="Asia/Seoul"),
+                      run_conf=conf or None)
+    states = {ti.task_id: str(ti.state) for ti in result.get_task_instances()}
+    assert str(result.state) == "success", states
+    return result
+
+
+def sink_records(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+
+
+def test_four_weeks_with_reruns_a_backfill_and_a_night_never_message_anyone_twice(
+    senior_outreach, warehouse, monkeypatch, tmp_path
+):
+    for number, week in enumerate(WEEKS):
+        publish_week(warehouse, week, crowd(number))
+    run(senior_outreach, monkeypatch, WEEKS[0], f"{WEEKS[0]}T10:00:00")
+    run(senior_outreach, monkeypatch, WEEKS[0], f"{WEEKS[0]}T10:05:00")  # a re-run of the week
+    run(senior_outreach, monkeypatch, WEEKS[1], f"{WEEKS[1]}T10:00:00")
+    before_night = len(sink_records(tmp_path / "sms.jsonl"))
+    run(senior_outreach, monkeypatch, WEEKS[2], f"{WEEKS[2]}T22:30:00")  # scores late: the quiet hours
+    # None of the week's new seniors agreed to night-time messages: nothing went out; they wait for 08:00.
+    assert len(sink_records(tmp_path / "sms.jsonl")) == before_night
+    run(senior_outreach, monkeypatch, WEEKS[2], f"{WEEKS[2] + dt.timedelta(days=1)}T08:00:00", send_only=True)
+    run(senior_outreach, monkeypatch, WEEKS[1], f"{WEEKS[3]}T09:00:00")  # a backfill of week 2
+    run(senior_outreach, monkeypatch, WEEKS[3], f"{WEEKS[3]}T10:00:00")
+
+    records = sink_records(tmp_path / "sms.jsonl")
+    per_customer = Counter(record["idempotency_key"].split(":", 1)[1] for record in records)
+    assert per_customer and set(per_customer.values()) == {1}, per_customer.most_common(3)
+    everyone = {p.customer_id for p in people(eligible=60) if p.customer_id.startswith("S-")}
+    messaged = {c for c in everyone if group(CAMPAIGN, c, 0.10) == "message"}
+    assert set(per_customer) == messaged  # every eligible senior of the message group, once
+    for record in records:
+        assert record["body"].startswith("(광고)[KT] "), record["body"]
+        assert record["body"].endswith(f"무료수신거부 {OPT_OUT_NUMBER}"), record["body"]
+        sent_at = dt.datetime.fromisoformat(record["created_at"])
+        assert not in_quiet_hours(sent_at) or record["idempotency_key"].split(":")[1] in NIGHT_CONSENT_IDS
+    waited = warehouse.rows(
+        "SELECT COUNT(*) AS n, MIN(sent_at) AS first FROM `{{ outreach }}.messages` WHERE snapshot_date = @w",
+        {"w": WEEKS[2]})[0]
+    assert waited["n"] == sum(group(CAMPAIGN, f"S-{i:03d}", 0.10) == "message" for i in range(41, 51))
+    assert waited["first"].astimezone(SEOUL).time() == dt.time(8, 0)
+
+    audience = warehouse.rows(
+        "SELECT snapshot_date AS week, COUNTIF(campaign_group IS NOT NULL) AS grouped, "
+        "COUNTIF(excluded_reason = 'already_in_campaign') AS again FROM `{{ outreach }}.campaign_audience` "
+        "GROUP BY week ORDER BY week")
+    assert [row["grouped"] for row in audience] == [30, 10, 10, 10]
+    assert [row["again"] for row in audience] == [0, 30, 40, 50]
+    outbox = Counter(row["state"] for row in warehouse.rows("SELECT state FROM `{{ outreach }}.messages`"))
+    assert outbox == {"delivered": len(messaged)}  # check_delivery asked the sink after each run
+
+
+def test_a_misbehaving_twilio_never_gets_a_second_message_for_anyone(senior_outreach, warehouse, monkeypatch):
+    """The official client against a fake Twilio that fails in ways the unit tests do not script
+    one by one: an outage that outlasts the client's retries (the task fails, Airflow retries
+    it), a lost answer, a dropped request, a rate limit, a failing list, an unsubscribe, a
+    landline, a carrier filter. Real clock: when this runs in the quiet hours, only customers
+    with night-time consent may be messaged."""
+    from airflow.utils.state import DagRunState
+
+    now = dt.datetime.now(dt.UTC)
+    week = now.astimezone(SEOUL).date() - dt.timedelta(days=now.astimezone(SEOUL).weekday())
+    crowd = people(eligible=20)
+    publish_week(warehouse, week, crowd)
+    phones = {p.customer_id: p.phone_e164 for p in crowd}
+    messaged = [c for c in phones if c.startswith("S-") and group(CAMPAIGN, c, 0.10) == "message"]
+    with serve_fake_twilio() as fake:
+        for name, value in {"AIRFLOW_CONN_TWILIO_DEFAULT": fake.airflow_connection(),
+                            "RETENTION_SMS_TIMEOUT_SECONDS": "1", "RETENTION_SMS_MAX_ATTEMPTS": "2",
+                            "RETENTION_SMS_BACKOFF_SECONDS": "0.01", "RETENTION_SMS_RECHECK_DELAY_SECONDS": "0",
+                            "RETENTION_SMS_RATE_PER_SECOND": "1000"}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("RETENTION_OUTREACH_SIMULATED_NOW", raising=False)
+        fake.fail_next(500, times=2)  # longer than the client's two attempts: the task fails and is retried
+        fake.answer_late(3, stored=True, to=phones[messaged[3]])  # Twilio has it, its answer is lost
+        fake.answer_late(3, stored=False, to=phones[messaged[4]])  # the request never got through
+        fake.fail_next(429, retry_after="0", to=phones[messaged[5]])
+        fake.fail_next(500, method="GET", times=1)  # the first list (a reconciliation) fails once
+        fake.reject(phones[messaged[6]], 21610)
+        fake.reject(phones[messaged[7]], 21614)
+        fake.deliver_as(phones[messaged[8]], "undelivered", 30007)
+        logical = pendulum.datetime(week.year, week.month, week.day, 10, tz="Asia/Seoul")
+        tries = []
+        for _ in range(2):  # the run, then a re-run of it
+            result = senior_outreach.test(logical_date=logical)
+            assert result.state == DagRunState.SUCCESS, {t.task_id: t.state for t in result.get_task_instances()}
+            tries.append({t.task_id: t.try_number for t in result.get_task_instances()}["send_messages"])
+        assert tries == [2, 1]  # the outage failed the first try; Airflow's retry sent the rest
+        for _ in range(4):  # the hourly runs that follow deliveries
+            senior_outreach.test(logical_date=logical, run_conf={"send_only": True})
+
+        accepted = Counter(message.to for message in fake.messages)
+        assert set(accepted.values()) <= {1}, accepted.most_common(3)
+        held_out = {phones[c] for c in phones if c.startswith("S-") and c not in messaged}
+        assert not held_out & set(accepted) and not held_out & {r.form["To"] for r in fake.creates()}
+        for message in fake.messages:
+            assert message.body.startswith("(광고)[KT] ") and message.body.endswith(f"무료수신거부 {OPT_OUT_NUMBER}")
+            customer = next(c for c, phone in phones.items() if phone == message.to)
+            assert not in_quiet_hours(message.at) or customer in NIGHT_CONSENT_IDS
+        rows = {row["customer_id"]: row for row in warehouse.rows("SELECT * FROM `{{ outreach }}.messages`")}
+        assert (rows[messaged[6]]["state"], rows[messaged[6]]["reason"]) == ("skipped", "unsubscribed")
+        assert (rows[messaged[7]]["state"], rows[messaged[7]]["reason"]) == ("skipped", "cannot_receive_sms")
+        if not in_quiet_hours(dt.datetime.now(dt.UTC)):
+            assert set(accepted) == {phones[c] for c in messaged} - {phones[messaged[6]], phones[messaged[7]]}
+            assert (rows[messaged[8]]["state"], rows[messaged[8]]["reason"]) == ("undelivered", "blocked")
+            assert Counter(row["state"] for row in rows.values())["delivered"] == len(messaged) - 3
