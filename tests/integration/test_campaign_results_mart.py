@@ -59,36 +59,45 @@ PRESENCE = (
 )
 
 
-def _standard_error(p1: float, n1: int, p2: float, n2: int) -> float:
-    return math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+def _wilson(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
 
 
 def _result(campaign, cohort, weeks, messaged, delivered, messaged_left, messaged_rate,
-            holdout, holdout_left, holdout_rate, difference, error) -> dict:
+            holdout, holdout_left, holdout_rate, difference, followed) -> dict:
+    """`followed`: (messaged, held out) customers followed at least a week, or None without an outcome.
+    The interval is Newcombe's (method 10) from the two Wilson intervals, computed here independently."""
+    error = low = high = None
+    if followed is not None:
+        (n1, n2), p1, p2 = followed, messaged_rate, holdout_rate
+        error = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+        (l1, u1), (l2, u2) = _wilson(p1, n1), _wilson(p2, n2)
+        low = difference - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+        high = difference + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
     return {
         "campaign_id": campaign, "cohort": cohort,
         "cohort_week": None if cohort == "all weeks" else dt.date.fromisoformat(cohort),
         "weeks_followed": weeks, "messaged_customers": messaged, "messages_delivered": delivered,
         "messaged_left": messaged_left, "messaged_churn_rate": messaged_rate, "holdout_customers": holdout,
         "holdout_left": holdout_left, "holdout_churn_rate": holdout_rate, "churn_difference": difference,
-        "difference_standard_error": error,
-        "difference_ci_low": None if error is None else difference - 1.96 * error,
-        "difference_ci_high": None if error is None else difference + 1.96 * error,
+        "difference_standard_error": error, "difference_ci_low": low, "difference_ci_high": high,
     }
 
 
 EXPECTED = [
     # 4 messaged (2 left, 2 delivered: delivery does not matter), 3 held out (1 left); 4 weeks.
     _result(CAMPAIGN, "2026-11-02", 4, 4, 2, 2, 1 / 2, 3, 1, 1 / 3, 1 / 2 - 1 / 3,
-            _standard_error(1 / 2, 4, 1 / 3, 3)),
+            (4, 3)),
     # Followed to the latest published week only: 2 weeks.
     _result(CAMPAIGN, "2026-11-16", 2, 3, 2, 1, 1 / 3, 3, 2, 2 / 3, 1 / 3 - 2 / 3,
-            _standard_error(1 / 3, 3, 2 / 3, 3)),
+            (3, 3)),
     # The latest week: no outcome yet.
     _result(CAMPAIGN, "2026-11-30", 0, 1, 0, 0, None, 1, 0, None, None, None),
     # Pooled: rates over the 7 messaged and 6 held-out customers followed at least a week.
     _result(CAMPAIGN, "all weeks", None, 8, 4, 3, 3 / 7, 7, 3, 3 / 6, 3 / 7 - 1 / 2,
-            _standard_error(3 / 7, 7, 1 / 2, 6)),
+            (7, 6)),
     _result(OTHER_CAMPAIGN, "2026-11-16", 2, 1, 0, 0, 0.0, 0, 0, None, None, None),
     _result(OTHER_CAMPAIGN, "all weeks", None, 1, 0, 0, 0.0, 0, 0, None, None, None),
 ]

@@ -7,10 +7,10 @@
 -- at the follow-up week, four weeks after the cohort week or the latest published week if
 -- sooner. A cohort followed for 0 weeks has no outcome yet; the pooled row's rates use only the
 -- customers followed at least a week.
--- The interval is the normal approximation for a difference of two proportions: rough for
--- small groups and rates near 0 or 1, which is said in the descriptions.
+-- The 95% interval of the difference is Newcombe's (hybrid score, from the two Wilson
+-- intervals; Newcombe 1998, method 10): it stays honest for small groups and rates of 0 or 1.
 CREATE OR REPLACE VIEW `{{ marts }}.campaign_results`
-OPTIONS (description = 'Senior SMS campaign against its holdout, per cohort week and all weeks: churn rates, difference and a rough 95% interval (normal approximation, unreliable for small groups). Intention-to-treat.')
+OPTIONS (description = 'Senior SMS campaign against its holdout, per cohort week and all weeks: churn rates, difference and its 95% interval (Newcombe). Intention-to-treat.')
 AS
 WITH assignments AS (
   SELECT
@@ -95,15 +95,37 @@ rates AS (
     SAFE_DIVIDE(counts.holdout_left, counts.holdout_followed) AS holdout_churn_rate
   FROM counts
 ),
-differences AS (
+-- Wilson score interval of each rate (z = 1.96), for Newcombe's interval of the difference:
+-- honest with groups of tens and with rates of 0 or 1, where the normal approximation (the
+-- standard error column, kept for reference) gives an interval of width 0.
+wilson AS (
   SELECT
     rates.*,
-    rates.messaged_churn_rate - rates.holdout_churn_rate AS churn_difference,
-    SQRT(
-      SAFE_DIVIDE(rates.messaged_churn_rate * (1 - rates.messaged_churn_rate), rates.messaged_followed)
-      + SAFE_DIVIDE(rates.holdout_churn_rate * (1 - rates.holdout_churn_rate), rates.holdout_followed)
-    ) AS difference_standard_error
+    SAFE_DIVIDE(rates.messaged_churn_rate + SAFE_DIVIDE(1.9208, rates.messaged_followed),
+                1 + SAFE_DIVIDE(3.8416, rates.messaged_followed)) AS messaged_centre,
+    SAFE_DIVIDE(1.96 * SQRT(SAFE_DIVIDE(rates.messaged_churn_rate * (1 - rates.messaged_churn_rate), rates.messaged_followed)
+                            + SAFE_DIVIDE(0.9604, rates.messaged_followed * rates.messaged_followed)),
+                1 + SAFE_DIVIDE(3.8416, rates.messaged_followed)) AS messaged_half_width,
+    SAFE_DIVIDE(rates.holdout_churn_rate + SAFE_DIVIDE(1.9208, rates.holdout_followed),
+                1 + SAFE_DIVIDE(3.8416, rates.holdout_followed)) AS holdout_centre,
+    SAFE_DIVIDE(1.96 * SQRT(SAFE_DIVIDE(rates.holdout_churn_rate * (1 - rates.holdout_churn_rate), rates.holdout_followed)
+                            + SAFE_DIVIDE(0.9604, rates.holdout_followed * rates.holdout_followed)),
+                1 + SAFE_DIVIDE(3.8416, rates.holdout_followed)) AS holdout_half_width
   FROM rates
+),
+differences AS (
+  SELECT
+    wilson.*,
+    wilson.messaged_churn_rate - wilson.holdout_churn_rate AS churn_difference,
+    SQRT(
+      SAFE_DIVIDE(wilson.messaged_churn_rate * (1 - wilson.messaged_churn_rate), wilson.messaged_followed)
+      + SAFE_DIVIDE(wilson.holdout_churn_rate * (1 - wilson.holdout_churn_rate), wilson.holdout_followed)
+    ) AS difference_standard_error,
+    wilson.messaged_centre - wilson.messaged_half_width AS messaged_low,
+    wilson.messaged_centre + wilson.messaged_half_width AS messaged_high,
+    wilson.holdout_centre - wilson.holdout_half_width AS holdout_low,
+    wilson.holdout_centre + wilson.holdout_half_width AS holdout_high
+  FROM wilson
 )
 SELECT
   differences.campaign_id,
@@ -119,7 +141,13 @@ SELECT
   differences.holdout_churn_rate,
   differences.churn_difference,
   differences.difference_standard_error,
-  differences.churn_difference - 1.96 * differences.difference_standard_error AS difference_ci_low,
-  differences.churn_difference + 1.96 * differences.difference_standard_error AS difference_ci_high
+  differences.churn_difference - SQRT(
+    POW(differences.messaged_churn_rate - differences.messaged_low, 2)
+    + POW(differences.holdout_high - differences.holdout_churn_rate, 2)
+  ) AS difference_ci_low,
+  differences.churn_difference + SQRT(
+    POW(differences.messaged_high - differences.messaged_churn_rate, 2)
+    + POW(differences.holdout_churn_rate - differences.holdout_low, 2)
+  ) AS difference_ci_high
 FROM differences
 ORDER BY differences.campaign_id, differences.cohort_week IS NULL, differences.cohort_week
