@@ -24,8 +24,11 @@ deliveries (those runs queue nothing; a manual run does the same with `{"send_on
 4. `check_delivery`: the provider's status of every sent message: delivered, undelivered or failed.
 `marts.campaign_results` compares the churn of the message and holdout groups.
 
-**Re-running** a week decides the same audience and queues nobody twice; a backfill of a week
-older than `RETENTION_OUTREACH_MAX_WEEK_AGE_DAYS` records the audience and sends nothing.
+**Re-running** a week changes nothing: decisions and messages are recorded once (insert-only),
+and a message is sent only by the run that holds its claim (a lease: two runs at once never send
+the same message). A backfill run decides and queues but never sends (the hourly runs do); a
+week older than `RETENTION_OUTREACH_MAX_WEEK_AGE_DAYS` is recorded as `week_too_old`, nobody
+messaged.
 
 **When it fails** (nothing is ever sent twice; the outbox says where each message stands)
 - `queue_messages`, *RETENTION_SMS_OPT_OUT_NUMBER is not set* / *ComplianceError* / *TemplateError*:
@@ -49,6 +52,13 @@ from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, get_curr
 from retention.assets import CHURN_SCORES
 
 RETRY_DELAY = timedelta(seconds=int(os.environ.get("RETENTION_RETRY_DELAY_SECONDS", "300")))
+
+
+def _is_backfill() -> bool:
+    """Backfill runs do not count against max_active_runs and may run beside the hourly runs:
+    they record the audience and queue, and leave sending and delivery to the regular runs."""
+    run = get_current_context()["dag_run"]
+    return getattr(run.run_type, "value", run.run_type) == "backfill"
 
 
 def _weeks() -> list:
@@ -77,14 +87,15 @@ def senior_outreach():
     @task
     def decide_audience() -> list[dict]:
         from retention.outreach.audience import AudienceSettings
-        from retention.outreach.campaign import decide_audience, ensure_tables
+        from retention.outreach.campaign import QueueSettings, decide_audience, ensure_tables
         from retention.outreach.outbox import transport_and_clock
         from retention.warehouse import Warehouse
 
-        warehouse, settings = Warehouse.connect(), AudienceSettings.from_env()
+        warehouse, settings, queue_settings = Warehouse.connect(), AudienceSettings.from_env(), QueueSettings.from_env()
         ensure_tables(warehouse)
         clock = transport_and_clock()[1]
-        return [decide_audience(warehouse, week, settings, now=clock()) for week in _weeks()]
+        return [decide_audience(warehouse, week, settings, now=clock(), queue_settings=queue_settings)
+                for week in _weeks()]
 
     @task
     def queue_messages(audiences: list[dict]) -> list[dict]:
@@ -124,6 +135,8 @@ def senior_outreach():
         from retention.outreach.outbox import OutboxSettings, SendingStopped, send_pending, transport_and_clock
         from retention.warehouse import Warehouse
 
+        if _is_backfill():
+            return {"skipped": "a backfill run queues only; the hourly runs send"}
         warehouse = Warehouse.connect()
         ensure_tables(warehouse)
         transport, clock = transport_and_clock()
@@ -141,6 +154,8 @@ def senior_outreach():
         from retention.outreach.outbox import check_delivery, transport_and_clock
         from retention.warehouse import Warehouse
 
+        if _is_backfill():
+            return {"skipped": "a backfill run queues only; the hourly runs follow deliveries"}
         transport, clock = transport_and_clock()
         return check_delivery(Warehouse.connect(), transport, AudienceSettings.from_env().campaign_id, clock=clock)
 

@@ -95,11 +95,11 @@ EXPECTED = [
             (3, 3)),
     # The latest week: no outcome yet.
     _result(CAMPAIGN, "2026-11-30", 0, 1, 0, 0, None, 1, 0, None, None, None),
-    # Pooled: rates over the 7 messaged and 6 held-out customers followed at least a week.
-    _result(CAMPAIGN, "all weeks", None, 8, 4, 3, 3 / 7, 7, 3, 3 / 6, 3 / 7 - 1 / 2,
-            (7, 6)),
+    # Pooled four-week churn: every customer counted, but left and rates only from the cohort
+    # followed the full four weeks (4 messaged, 2 left; 3 held out, 1 left).
+    _result(CAMPAIGN, "all weeks", None, 8, 4, 2, 1 / 2, 7, 1, 1 / 3, 1 / 2 - 1 / 3, (4, 3)),
     _result(OTHER_CAMPAIGN, "2026-11-16", 2, 1, 0, 0, 0.0, 0, 0, None, None, None),
-    _result(OTHER_CAMPAIGN, "all weeks", None, 1, 0, 0, 0.0, 0, 0, None, None, None),
+    _result(OTHER_CAMPAIGN, "all weeks", None, 1, 0, 0, None, 0, 0, None, None, None),  # not four weeks yet
 ]
 
 

@@ -47,13 +47,14 @@ def fake():
         yield twilio
 
 
-def twilio(fake) -> TwilioTransport:
+def twilio(fake, now: dt.datetime) -> TwilioTransport:
+    """The official client against the fake; the send window is checked at the test's `now`."""
     return TwilioTransport(fake.account_sid, fake.auth_token, messaging_service_sid=fake.messaging_service_sid,
-                           base_url=fake.base_url, settings=FAST)
+                           base_url=fake.base_url, settings=FAST, clock=lambda: now)
 
 
 def queue_week(warehouse, now: dt.datetime, week: dt.date = WEEK, run_id: str = "run-1") -> dict:
-    decide_audience(warehouse, week, AUDIENCE, now=now)
+    decide_audience(warehouse, week, AUDIENCE, now=now, queue_settings=QueueSettings(max_week_age_days=7))
     return queue_messages(warehouse, week, campaign_id=CAMPAIGN, now=now, run_id=run_id, message_settings=MESSAGES,
                           queue_settings=QueueSettings(max_week_age_days=7), places=published_places(warehouse, week),
                           dong_centroid=Gazetteer.bundled().dong_centroid)
@@ -91,7 +92,7 @@ def test_a_week_messages_each_eligible_senior_once_and_holds_out_the_control(cam
     assert "Y-YOUNG" not in decided and "Y-NOTNEW" not in decided
     assert sorted(c for c, (_, g) in decided.items() if g == "holdout") == HELD_OUT
 
-    summary = send(campaign, twilio(fake), now)
+    summary = send(campaign, twilio(fake, now), now)
     assert summary["sent"] == len(MESSAGED)
     rows = outbox(campaign)
     assert sorted(rows) == MESSAGED and all(row["state"] == "sent" for row in rows.values())
@@ -102,18 +103,19 @@ def test_a_week_messages_each_eligible_senior_once_and_holds_out_the_control(cam
 
     # The same week again (a re-run, a retry) and the next week with the same people: nothing more.
     queue_week(campaign, now, run_id="run-2")
-    send(campaign, twilio(fake), now)
+    send(campaign, twilio(fake, now), now)
     assert audience(campaign) == decided
     next_week = WEEK + dt.timedelta(weeks=1)
     publish_week(campaign, next_week, people())
     queue_week(campaign, at(next_week, 10), week=next_week)
-    send(campaign, twilio(fake), at(next_week, 10))
+    send(campaign, twilio(fake, at(next_week, 10)), at(next_week, 10))
     assert len(fake.creates()) == len(MESSAGED)
     assert {reason for reason, _ in audience(campaign, next_week).values()} >= {"already_in_campaign"}
 
-    assert check_delivery(campaign, twilio(fake), CAMPAIGN, clock=lambda: at(WEEK, 11))["checked"] == len(MESSAGED)
+    eleven = at(WEEK, 11)
+    assert check_delivery(campaign, twilio(fake, eleven), CAMPAIGN, clock=lambda: eleven)["checked"] == len(MESSAGED)
     for _ in range(3):  # the fake moves a message one status per fetch: queued, sending, sent, delivered
-        check_delivery(campaign, twilio(fake), CAMPAIGN, clock=lambda: at(WEEK, 11))
+        check_delivery(campaign, twilio(fake, eleven), CAMPAIGN, clock=lambda: eleven)
     assert {row["state"] for row in outbox(campaign).values()} == {"delivered"}
 
 
@@ -123,15 +125,15 @@ def test_quiet_hours_hold_messages_until_eight_unless_night_consent(campaign, fa
     night = [c for c in MESSAGED if c in ("S-001", "S-002", "S-003")]
     assert summary["waiting_for_send_window"] == len(MESSAGED) - len(night)
 
-    send(campaign, twilio(fake), late)
+    send(campaign, twilio(fake, late), late)
     rows = outbox(campaign)
     assert sorted(c for c, row in rows.items() if row["state"] == "sent") == night
     eight = at(WEEK, 8, days=1).astimezone(dt.UTC)
     assert {row["not_before"] for c, row in rows.items() if c not in night} == {eight}
 
-    send(campaign, twilio(fake), at(WEEK, 7, 59, days=1))  # still the quiet hours
+    send(campaign, twilio(fake, at(WEEK, 7, 59, days=1)), at(WEEK, 7, 59, days=1))  # still the quiet hours
     assert len(fake.creates()) == len(night)
-    send(campaign, twilio(fake), at(WEEK, 8, 0, days=1))
+    send(campaign, twilio(fake, at(WEEK, 8, 0, days=1)), at(WEEK, 8, 0, days=1))
     assert {row["state"] for row in outbox(campaign).values()} == {"sent"}
     assert set(creates_per_number(fake).values()) == {1}
 
@@ -152,13 +154,19 @@ def test_a_crash_between_the_api_call_and_the_write_never_sends_twice(campaign, 
 
     monkeypatch.setattr(outbox_module, "_record", crash_after_the_first_batch_is_sent)
     with pytest.raises(KeyboardInterrupt):
-        send(campaign, twilio(fake), now, batch_size=5)
+        send(campaign, twilio(fake, now), now, batch_size=5)
     sending = [c for c, row in outbox(campaign).items() if row["state"] == "sending"]
     assert len(sending) == 5 and len(fake.creates()) == 5
 
     monkeypatch.setattr(outbox_module, "_record", real_record)
-    summary = send(campaign, twilio(fake), now, batch_size=5)
-    assert summary["recovered_as_sent"] == 5 and summary["sent"] == len(MESSAGED) - 5
+    # A retry within the lease leaves the claimed rows alone (their sender might still be alive)...
+    summary = send(campaign, twilio(fake, now), now, batch_size=5)
+    assert summary["in_flight_elsewhere"] == 5 and summary["sent"] == len(MESSAGED) - 5
+    assert len(fake.creates()) == len(MESSAGED)
+    # ...and once it has expired, asks Twilio before anything else: found, recorded, not re-sent.
+    later = now + dt.timedelta(minutes=31)
+    summary = send(campaign, twilio(fake, later), later, batch_size=5)
+    assert summary["recovered_as_sent"] == 5 and "sent" not in summary
     assert set(creates_per_number(fake).values()) == {1} and len(fake.creates()) == len(MESSAGED)
     rows = outbox(campaign)
     assert {row["state"] for row in rows.values()} == {"sent"}
@@ -178,7 +186,7 @@ def test_provider_failures_are_recorded_retried_or_stopped_as_their_kind_require
     fake.fail_after(len(MESSAGED) - 6, 500, times=FAST.max_attempts)  # then an outage, longer than the retries
 
     with pytest.raises(SendingStopped) as stopped:
-        send(campaign, twilio(fake), now)
+        send(campaign, twilio(fake, now), now)
     assert stopped.value.retry and "not taking messages now" in str(stopped.value)
     rows = outbox(campaign)
     assert rows[MESSAGED[0]]["state"] == "skipped" and rows[MESSAGED[0]]["reason"] == "invalid_number"
@@ -189,7 +197,7 @@ def test_provider_failures_are_recorded_retried_or_stopped_as_their_kind_require
     opt_outs = campaign.rows("SELECT customer_id, source FROM `{{ outreach }}.opt_outs`")
     assert opt_outs == [{"customer_id": MESSAGED[1], "source": "twilio_21610"}]
 
-    send(campaign, twilio(fake), now)
+    send(campaign, twilio(fake, now), now)
     states = Counter(row["state"] for row in outbox(campaign).values())
     assert states == {"sent": len(MESSAGED) - 2, "skipped": 2}
     accepted = Counter(message.to for message in fake.messages)
@@ -198,7 +206,7 @@ def test_provider_failures_are_recorded_retried_or_stopped_as_their_kind_require
     # The unsubscribe sticks: next week the customer is excluded as opted out.
     next_week = WEEK + dt.timedelta(weeks=1)
     publish_week(campaign, next_week, people())
-    decide_audience(campaign, next_week, AUDIENCE, now=at(next_week, 10))
+    decide_audience(campaign, next_week, AUDIENCE, now=at(next_week, 10), queue_settings=QueueSettings(7))
     assert audience(campaign, next_week)[MESSAGED[1]] == ("opted_out", None)
 
 
@@ -207,7 +215,7 @@ def test_a_sender_misconfiguration_stops_at_once_and_leaves_everything_queued(ca
     queue_week(campaign, now)
     fake.fail_next(401, code=20003, times=None)
     with pytest.raises(SendingStopped) as stopped:
-        send(campaign, twilio(fake), now)
+        send(campaign, twilio(fake, now), now)
     assert not stopped.value.retry and "Airflow connection" in str(stopped.value)
     assert {row["state"] for row in outbox(campaign).values()} == {"queued"}
     assert {row["attempts"] for row in outbox(campaign).values()} == {0}
@@ -231,3 +239,47 @@ def test_who_opted_out_after_queueing_is_not_messaged_and_old_weeks_are_not_sent
     publish_week(campaign, old_week, people())
     summary = queue_week(campaign, at(WEEK, 10), week=old_week)
     assert summary.get("too_old") and audience(campaign, old_week)  # the audience is recorded, nothing queued
+
+
+def test_two_senders_at_once_never_send_a_message_twice(campaign, fake):
+    """An hourly run beside a backfill, or a task retried while its first worker still runs: both
+    read the same queued rows; the claims decide who sends each one."""
+    import threading
+
+    from retention.config import Settings
+    from retention.warehouse import Warehouse
+
+    now = at(WEEK, 10)
+    queue_week(campaign, now)
+    fake.answer_late(0.05, stored=True, times=1000)  # slow answers: the two runs overlap
+    settings = Settings.from_env()
+    outcomes, errors = [], []
+
+    def sender() -> None:
+        try:
+            outcomes.append(send(Warehouse.connect(settings), twilio(fake, now), now, batch_size=4))
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=sender) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors, errors
+    assert set(creates_per_number(fake).values()) == {1} and len(fake.creates()) == len(MESSAGED)
+    assert sum(outcome.get("sent", 0) for outcome in outcomes) == len(MESSAGED)
+    assert {row["state"] for row in outbox(campaign).values()} == {"sent"}
+
+
+def test_a_message_that_would_leave_after_nine_pm_waits_for_the_morning(campaign, fake):
+    before = at(WEEK, 20, 59)
+    queue_week(campaign, before)
+    # The outbox reads the rows at 20:59; by the time the transport is ready to send, it is 21:00.
+    send(campaign, twilio(fake, at(WEEK, 21, 0)), before)
+    night = {"S-001", "S-002", "S-003"}
+    sent = {c for c, row in outbox(campaign).items() if row["state"] == "sent"}
+    assert sent == night & set(MESSAGED)
+    waiting = [row for c, row in outbox(campaign).items() if c not in night]
+    assert {(row["state"], row["not_before"], row["attempts"]) for row in waiting} == {
+        ("queued", at(WEEK, 8, days=1).astimezone(dt.UTC), 0)}

@@ -22,6 +22,7 @@ from retention.outreach.transports.errors import (
     PermanentSendError,
     RecipientUnsubscribed,
     SenderConfigurationError,
+    SendWindowClosed,
     TransientSendError,
     classify_error_code,
 )
@@ -207,17 +208,27 @@ def test_a_timeout_after_twilio_stored_the_message_is_not_sent_twice(fake, logs)
     assert_no_secrets(logs.text, fake, ALICE)
 
 
-def test_a_timeout_before_twilio_stored_the_message_is_retried_once_checked(fake):
-    fake.answer_late(1.5, stored=False)  # lost on the way in: Twilio has nothing
+def test_a_timeout_with_nothing_listed_yet_is_never_re_sent_in_the_same_attempt(fake):
+    fake.answer_late(1.5, stored=False)  # lost on the way in, or still being processed: nothing listed
     settings = SendSettings(rate_per_second=1000, timeout_seconds=0.3, backoff_seconds=0.01,
                             recheck_delay_seconds=0)
 
-    result = twilio_transport(fake, settings).send(request())
+    with pytest.raises(TransientSendError) as raised:
+        twilio_transport(fake, settings).send(request())
 
-    assert not result.recovered and result.attempts == 2
-    assert len(fake.messages_to(ALICE)) == 1 and len(fake.creates()) == 2
+    # Twilio's lists lag: "not listed yet" is not "not sent". The outbox keeps it in `sending`
+    # and asks again after its lease, before any new attempt.
+    assert raised.value.ambiguous and len(fake.creates()) == 1
     lists = [r for r in fake.requests if r.method == "GET" and r.path.endswith("/Messages.json")]
-    assert lists and all(r.query["To"] == ALICE for r in lists)  # it looked before sending again
+    assert lists and all(r.query["To"] == ALICE for r in lists)  # it looked
+
+
+def test_a_message_whose_send_window_closed_while_waiting_is_not_sent(fake):
+    closed = datetime.now(UTC) - timedelta(seconds=1)
+    late = SendRequest.for_campaign("2026-W48", "C-0001", ALICE, BODY, not_after=closed)
+    with pytest.raises(SendWindowClosed):
+        twilio_transport(fake).send(late)
+    assert fake.creates() == []
 
 
 def test_when_twilio_cannot_be_asked_after_a_timeout_the_send_stays_ambiguous(fake):
@@ -326,28 +337,32 @@ def test_sent_to_since_finds_sent_and_not_yet_sent_messages_across_pages(monkeyp
 # --- The local sink -----------------------------------------------------------------------
 
 
-def test_the_local_sink_writes_each_message_once_and_masks_numbers_in_logs(tmp_path, logs):
+def test_the_local_sink_records_every_send_and_masks_numbers_in_logs(tmp_path, logs):
     sink = LocalSink(tmp_path / "outbox" / "sms.jsonl")
     since = datetime.now(UTC)
 
     first = sink.send(request(ALICE, "C-1"))
-    again = sink.send(request(ALICE, "C-1"))  # a re-run of the same campaign and customer
+    again = sink.send(request(ALICE, "C-1"))  # like Twilio, a second send is a second message
     other = sink.send(request(BOB, "C-2"))
 
-    assert first.simulated and first == again and first.provider_message_id != other.provider_message_id
+    assert first.simulated and len({first.provider_message_id, again.provider_message_id,
+                                     other.provider_message_id}) == 3
     lines = [json.loads(line) for line in sink.path.read_text(encoding="utf-8").splitlines()]
     assert [(line["to"], line["body"], line["idempotency_key"]) for line in lines] == [
-        (ALICE, BODY, "2026-W48:C-1"), (BOB, BODY, "2026-W48:C-2")]
+        (ALICE, BODY, "2026-W48:C-1"), (ALICE, BODY, "2026-W48:C-1"), (BOB, BODY, "2026-W48:C-2")]
     assert sink.status(first.provider_message_id) == "delivered"
     assert sink.delivery(first.provider_message_id) == DeliveryStatus("delivered", None, None)
     with pytest.raises(LookupError):
         sink.delivery("local-unknown")
-    assert [m.provider_message_id for m in sink.sent_to_since(ALICE, since)] == [first.provider_message_id]
+    assert [m.provider_message_id for m in sink.sent_to_since(ALICE, since)] == [
+        first.provider_message_id, again.provider_message_id]
     assert sink.sent_to_since(ALICE, datetime.now(UTC) + timedelta(seconds=1)) == []
     assert mask_number(ALICE) in logs.text and ALICE not in logs.text and BOB not in logs.text
-    # Ids depend on the key alone: a new sink on the same file (a new task) agrees.
-    assert LocalSink(sink.path).send(request(ALICE, "C-1")) == first
-    assert len(sink.path.read_text(encoding="utf-8").splitlines()) == 2
+    # A new sink on the same file (a new task) sees what the first one wrote.
+    assert LocalSink(sink.path).delivery(other.provider_message_id).status == "delivered"
+    with pytest.raises(SendWindowClosed):
+        LocalSink(sink.path).send(SendRequest.for_campaign("2026-W48", "C-3", BOB, BODY, not_after=since))
+    assert len(sink.path.read_text(encoding="utf-8").splitlines()) == 3
 
 
 def test_invalid_requests_are_refused_without_showing_the_number():

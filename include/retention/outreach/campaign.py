@@ -55,12 +55,18 @@ def ensure_tables(warehouse: Warehouse) -> None:
 
 
 def decide_audience(warehouse: Warehouse, week: dt.date, settings: AudienceSettings, *,
-                    now: dt.datetime) -> dict:
-    """Write the week's audience (replacing a previous run's) and return its counts."""
+                    now: dt.datetime, queue_settings: QueueSettings) -> dict:
+    """Decide the week's audience for everyone not decided yet (insert-only: a decision, once
+    recorded, is never changed by a re-run or a backfill) and return the week's counts. A week
+    too old to message excludes everyone as `week_too_old`: no group, so nobody is locked out
+    of the campaign by a backfill that sends nothing."""
+    table = warehouse.table_id("outreach", "campaign_audience")
+    match = {"campaign_id": settings.campaign_id, "snapshot_date": week}
     rows = warehouse.rows(warehouse.sql_file("outreach/campaign_audience/candidates.sql"),
                           {"snapshot_date": week, "campaign_id": settings.campaign_id},
                           source="sql/outreach/campaign_audience/candidates.sql")
-    audience = []
+    too_old = week_too_old(week, now, queue_settings)
+    decisions = []
     for row in rows:
         candidate = Candidate(
             customer_id=row["customer_id"], phone_e164=row["phone_e164"], sms_consent=row["sms_consent"],
@@ -68,22 +74,24 @@ def decide_audience(warehouse: Warehouse, week: dt.date, settings: AudienceSetti
             home_dong_code=row["home_dong_code"], in_campaign=row["in_campaign"],
             last_messaged_at=row["last_sent_at"],
         )
-        reason = exclusion_reason(candidate, week, settings)
-        audience.append({
-            "campaign_id": settings.campaign_id,
-            "snapshot_date": week,
-            "customer_id": candidate.customer_id,
-            "churn_probability": row["churn_probability"],
+        reason = "week_too_old" if too_old else exclusion_reason(candidate, week, settings)
+        decisions.append({
+            **match, "customer_id": candidate.customer_id, "churn_probability": row["churn_probability"],
             "excluded_reason": reason,
             "campaign_group": None if reason else group(settings.campaign_id, candidate.customer_id,
                                                         settings.holdout_share),
             "decided_at": now,
         })
-    warehouse.replace_rows(warehouse.table_id("outreach", "campaign_audience"), audience,
-                           {"campaign_id": settings.campaign_id, "snapshot_date": week})
-    counts = Counter(row["campaign_group"] or f"excluded: {row['excluded_reason']}" for row in audience)
+    added = warehouse.insert_missing(table, decisions, ("campaign_id", "snapshot_date", "customer_id"))
+    recorded = warehouse.rows(
+        f"SELECT campaign_group, excluded_reason FROM `{table}` WHERE campaign_id = @campaign_id "
+        "AND snapshot_date = @snapshot_date", match, source="outreach.campaign_audience")
+    counts = Counter(row["campaign_group"] or f"excluded: {row['excluded_reason']}" for row in recorded)
     summary = {"snapshot_date": week.isoformat(), "campaign_id": settings.campaign_id,
-               "newly_at_risk_seniors": len(audience), **dict(sorted(counts.items()))}
+               "newly_at_risk_seniors": len(recorded), "decided_now": added, **dict(sorted(counts.items()))}
+    if too_old:
+        log.warning("week %s is more than RETENTION_OUTREACH_MAX_WEEK_AGE_DAYS=%s days old: its seniors are "
+                    "recorded as week_too_old and nobody is messaged", week, queue_settings.max_week_age_days)
     log.info("audience of %s for %s: %s", week, settings.campaign_id, summary)
     return summary
 

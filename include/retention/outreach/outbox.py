@@ -5,27 +5,39 @@
     queued -> sending -> sent -> delivered | undelivered | failed
        \\-> skipped (reason: withheld, expired, refused by the provider for good)
 
-`send_pending` runs in this order, so that no crash, retry or re-run can send a message twice:
+**Claims and leases.** A sender claims rows before sending them: one UPDATE moves a batch from
+`queued` to `sending` with a fresh `claim_id` and `attempt_started_at`, and the sender then
+sends only the rows that carry its claim id. The claim is a lease of
+`RETENTION_OUTREACH_SENDING_LEASE_SECONDS` (1800): no other run touches a row in `sending`
+before it expires, a sender stops sending a batch well before its own lease runs out, and an
+outcome is recorded only while the row still carries the claim id it was read with. So two
+runs at once (an hourly run beside a backfill or a retry of a task whose worker is still
+alive) never send the same message twice.
 
-1. **Reconcile** every row left in `sending` (an attempt that did not finish: a crash between
-   the provider's answer and the write, a timeout with no answer): ask the provider for the
-   messages to that number since the attempt began (`Transport.sent_to_since`). Found: the row
-   is `sent`, with the provider's id. Not found: back to `queued`.
-2. **Withhold** what may no longer go: the latest contact says opted out, consent withdrawn or
-   a new number, or the provider reported an unsubscribe (`outreach.opt_outs`): `skipped`.
-   A row queued more than `RETENTION_OUTREACH_MESSAGE_TTL_DAYS` (7) ago is `skipped`/`expired`.
-3. **Send** the rows that are due (`not_before` passed) in batches
-   (`RETENTION_OUTREACH_SEND_BATCH`, 25): one UPDATE claims the batch (`queued` -> `sending`,
-   attempt time recorded), the transport sends each (its own rate limit and retries), one MERGE
-   records the outcomes. The quiet hours are checked again just before each message: one that
-   reaches 21:00 goes back to `queued` with `not_before` = 08:00 KST.
+`send_pending` runs in this order:
+
+1. **Reconcile** rows whose lease expired in `sending` (an attempt that did not finish: a
+   crash between the provider's answer and the write, a timeout the provider did not answer):
+   ask the provider for messages to that number since the attempt began
+   (`Transport.sent_to_since`). Found: `sent`, with the provider's id. Not found: `queued`.
+2. **Withhold** what may no longer go, from the latest contact and the week's audience: opted
+   out or unsubscribed at the provider (`outreach.opt_outs`), consent withdrawn or older than
+   the re-confirmation period, a new number, no longer in the message group: `skipped` with
+   the reason. Queued more than `RETENTION_OUTREACH_MESSAGE_TTL_DAYS` (7) ago: `expired`.
+3. **Send** what is due (`not_before` passed) in batches (`RETENTION_OUTREACH_SEND_BATCH`, 25):
+   claim, send each (the transport paces and retries), one MERGE records the outcomes. For a
+   customer without night-time consent (as the latest contact says), the request carries the
+   end of the send window (21:00 KST) and the transport checks it before every attempt, after
+   every wait: a message that would go out at 21:00 or later goes back to `queued` with
+   `not_before` = 08:00.
 
 Outcomes: sent; a permanent refusal (invalid number, landline, unsubscribed...) is `skipped`
 with the reason and never retried, an unsubscribe also goes to `outreach.opt_outs`; a
-transient failure (429, 5xx, network, after the transport's retries) stops the run, its row
-back in `queued` (`failed` after `RETENTION_OUTREACH_MAX_SEND_ATTEMPTS`, 3, runs) or, when the
-provider may have it, left in `sending` for step 1; a sender misconfiguration stops at once.
-The results of a batch are always written before the error is raised.
+transient failure (429, 5xx, network, after the transport's retries) stops the run with its
+row back in `queued` (`failed` after `RETENTION_OUTREACH_MAX_SEND_ATTEMPTS`, 3, runs); when
+the provider may have the message (a timeout), the row stays in `sending` until its lease
+expires and step 1 asks again; a sender misconfiguration stops at once. The outcomes of a
+batch are always written before the error is raised.
 
 `check_delivery` asks the provider where every `sent` message stands and records
 `delivered` / `undelivered` / `failed` with the carrier's error code.
@@ -36,15 +48,21 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from retention.outreach.message import DEMO_OPT_OUT_NUMBER
-from retention.outreach.quiet_hours import earliest_send_time, in_quiet_hours
+from retention.outreach.quiet_hours import QUIET_FROM, SEOUL, earliest_send_time, in_quiet_hours
 from retention.outreach.transports import SendRequest, Transport, mask_number, utc_now
-from retention.outreach.transports.errors import PermanentSendError, SenderConfigurationError, TransientSendError
+from retention.outreach.transports.errors import (
+    PermanentSendError,
+    SenderConfigurationError,
+    SendWindowClosed,
+    TransientSendError,
+)
 
 if TYPE_CHECKING:
     from retention.warehouse import Warehouse
@@ -62,18 +80,31 @@ class OutboxSettings:
     batch_size: int = 25
     max_send_attempts: int = 3
     message_ttl_days: int = 7
+    sending_lease_seconds: float = 1800.0
+    consent_valid_days: int = 730
+    """The audience's re-confirmation period, checked again when sending."""
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.max_send_attempts < 1 or self.message_ttl_days < 1:
             raise ValueError(f"outbox settings out of range: {self} (each must be at least 1)")
+        if self.sending_lease_seconds <= 0:
+            raise ValueError(f"RETENTION_OUTREACH_SENDING_LEASE_SECONDS must be > 0, got {self.sending_lease_seconds}")
 
     @classmethod
     def from_env(cls) -> OutboxSettings:
+        from retention.outreach.audience import AudienceSettings
+
         return cls(
             batch_size=int(os.environ.get("RETENTION_OUTREACH_SEND_BATCH", "25")),
             max_send_attempts=int(os.environ.get("RETENTION_OUTREACH_MAX_SEND_ATTEMPTS", "3")),
             message_ttl_days=int(os.environ.get("RETENTION_OUTREACH_MESSAGE_TTL_DAYS", "7")),
+            sending_lease_seconds=float(os.environ.get("RETENTION_OUTREACH_SENDING_LEASE_SECONDS", "1800")),
+            consent_valid_days=AudienceSettings.from_env().consent_valid_days,
         )
+
+    @property
+    def lease(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.sending_lease_seconds)
 
 
 class SendingStopped(RuntimeError):
@@ -110,24 +141,30 @@ def send_pending(warehouse: Warehouse, transport: Transport, campaign_id: str, *
     outcome: Counter[str] = Counter()
     pending = warehouse.rows(warehouse.sql_file("outreach/messages/pending.sql"), {"campaign_id": campaign_id},
                              source="sql/outreach/messages/pending.sql")
-    withheld = {row["customer_id"]: row.pop("withheld_reason") for row in pending}
+    now = clock()
+    latest: dict[str, dict] = {}
+    for row in pending:
+        latest[row["customer_id"]] = {name: row.pop(name) for name in
+                                      ("withheld_reason", "latest_consent_date", "latest_night_consent")}
 
-    reconciled = [_reconcile(row, transport, clock(), outcome) for row in pending if row["state"] == "sending"]
+    expired_leases = [row for row in pending if row["state"] == "sending"
+                      and (row["attempt_started_at"] is None or now - row["attempt_started_at"] >= settings.lease)]
+    outcome["in_flight_elsewhere"] = sum(row["state"] == "sending" for row in pending) - len(expired_leases)
+    reconciled = [_reconcile(row, transport, now, outcome) for row in expired_leases]
     _record(warehouse, reconciled)
     queued = [row for row in reconciled if row["state"] == "queued"] + [r for r in pending if r["state"] == "queued"]
 
-    now = clock()
     closed, due = [], []
     for row in sorted(queued, key=lambda row: (row["not_before"], row["customer_id"])):
-        reason = withheld[row["customer_id"]]
-        if reason is None and not transport.simulated and DEMO_OPT_OUT_NUMBER in row["body"]:
-            reason = "placeholder_opt_out_number"  # queued by a local run: its opt-out number reaches no one
-        if reason is None and now - row["queued_at"] > dt.timedelta(days=settings.message_ttl_days):
-            reason = "expired"
+        reason = _withheld(row, latest[row["customer_id"]], transport, now, settings)
         if reason:
             closed.append(_closed(row, "skipped", reason, now))
             outcome[f"skipped: {reason}"] += 1
-        elif row["not_before"] > now:
+            continue
+        row = {**row, "night_consent": bool(latest[row["customer_id"]]["latest_night_consent"])}
+        if not row["night_consent"] and in_quiet_hours(now):
+            row["not_before"] = max(row["not_before"], earliest_send_time(now, night_consent=False))
+        if row["not_before"] > now:
             outcome["waiting_for_send_window"] += 1
         else:
             due.append(row)
@@ -135,13 +172,28 @@ def send_pending(warehouse: Warehouse, transport: Transport, campaign_id: str, *
 
     for batch in _batches(due, settings.batch_size):
         _send_batch(warehouse, transport, campaign_id, batch, clock=clock, settings=settings, outcome=outcome)
-    summary = {"campaign_id": campaign_id, "transport": transport.name, **dict(sorted(outcome.items()))}
+    summary = {"campaign_id": campaign_id, "transport": transport.name,
+               **{key: value for key, value in sorted(outcome.items()) if value}}
     log.info("outbox of %s: %s", campaign_id, summary)
     return summary
 
 
+def _withheld(row: dict, latest: dict, transport: Transport, now: dt.datetime, settings: OutboxSettings) -> str | None:
+    """Why a queued message may not go now, or None."""
+    if latest["withheld_reason"]:
+        return latest["withheld_reason"]
+    consent_date = latest["latest_consent_date"]
+    if consent_date is None or (now.date() - consent_date).days > settings.consent_valid_days:
+        return "consent_not_reconfirmed"
+    if not transport.simulated and DEMO_OPT_OUT_NUMBER in row["body"]:
+        return "placeholder_opt_out_number"  # queued by a local run: its opt-out number reaches no one
+    if now - row["queued_at"] > dt.timedelta(days=settings.message_ttl_days):
+        return "expired"
+    return None
+
+
 def _reconcile(row: dict, transport: Transport, now: dt.datetime, outcome: Counter[str]) -> dict:
-    """A row left in `sending`: `sent` if the provider has it, else back to `queued`."""
+    """A row whose lease expired in `sending`: `sent` if the provider has it, else back to `queued`."""
     started = row["attempt_started_at"] or row["updated_at"]
     for found in transport.sent_to_since(row["phone_e164"], started):
         if not found.body or found.body == row["body"]:  # an empty body: redacted at the provider
@@ -159,36 +211,39 @@ def _reconcile(row: dict, transport: Transport, now: dt.datetime, outcome: Count
 
 def _send_batch(warehouse: Warehouse, transport: Transport, campaign_id: str, batch: list[dict], *,
                 clock: Callable[[], dt.datetime], settings: OutboxSettings, outcome: Counter[str]) -> None:
-    started = clock()
-    claimed = warehouse.run_file("outreach/messages/claim.sql", {
+    started, claim_id = clock(), uuid.uuid4().hex
+    warehouse.run_file("outreach/messages/claim.sql", {
         "campaign_id": campaign_id, "customer_ids": [row["customer_id"] for row in batch],
-        "attempt_started_at": started,
-    }).num_dml_affected_rows
-    if claimed is not None and claimed != len(batch):
-        raise SendingStopped(f"claimed {claimed} of {len(batch)} queued messages of {campaign_id}: another run is "
-                             "sending this campaign (max_active_runs should prevent it); nothing was sent by this "
-                             "one, the next run reconciles", retry=True)
+        "claim_id": claim_id, "attempt_started_at": started,
+    })
+    held = {row["customer_id"] for row in warehouse.rows(
+        "SELECT customer_id FROM `{{ outreach }}.messages` WHERE campaign_id = @campaign_id AND claim_id = @claim_id "
+        "AND state = 'sending'", {"campaign_id": campaign_id, "claim_id": claim_id}, source="outreach.messages claim")}
+    if len(held) < len(batch):
+        outcome["claimed_by_another_run"] += len(batch) - len(held)
+    # Stop well before the lease runs out: after it, another run may take the rows over.
+    stop_at = started + settings.lease * 0.8
     results, opt_outs, stopped = [], [], None
-    for row in batch:
-        row = {**row, "state": "sending", "attempt_started_at": started, "attempts": row["attempts"] + 1,
-               "updated_at": started}
+    for row in (row for row in batch if row["customer_id"] in held):
+        row = {**row, "state": "sending", "claim_id": claim_id, "attempt_started_at": started,
+               "attempts": row["attempts"] + 1, "updated_at": started}
         moment = clock()
-        if stopped is not None:
-            results.append({**row, "state": "queued", "attempts": row["attempts"] - 1, "updated_at": moment})
+        if stopped is not None or moment >= stop_at:
+            results.append(_unclaimed(row, moment))
             continue
-        if not row["night_consent"] and in_quiet_hours(moment):
-            results.append({**row, "state": "queued", "attempts": row["attempts"] - 1, "updated_at": moment,
-                            "not_before": earliest_send_time(moment, night_consent=False)})
-            outcome["waiting_for_send_window"] += 1
-            continue
-        request = SendRequest.for_campaign(campaign_id, row["customer_id"], row["phone_e164"], row["body"])
+        not_after = None if row["night_consent"] else _window_end(moment)
+        request = SendRequest.for_campaign(campaign_id, row["customer_id"], row["phone_e164"], row["body"],
+                                           not_after=not_after)
         try:
             sent = transport.send(request)
+        except SendWindowClosed:
+            results.append({**_unclaimed(row, clock()),
+                            "not_before": earliest_send_time(max(clock(), not_after), night_consent=False)})
+            outcome["waiting_for_send_window"] += 1
         except SenderConfigurationError as error:
-            results.append({**row, "state": "queued", "attempts": row["attempts"] - 1, "error_code": error.code,
-                            "error_message": str(error), "updated_at": clock()})
-            stopped = SendingStopped(f"{error}. Fix the sender in the Airflow connection (README, 'Twilio'), then "
-                                     "clear the task: every queued message is still queued", retry=False)
+            results.append({**_unclaimed(row, clock()), "error_code": error.code, "error_message": str(error)})
+            stopped = SendingStopped(f"{error}. Fix the sender in the Airflow connection (README, 'Senior "
+                                     "outreach'), then clear the task: every queued message is still queued", retry=False)
         except PermanentSendError as error:
             results.append({**_closed(row, "skipped", error.reason, clock()), "error_code": error.code,
                             "error_message": str(error), "transport": transport.name})
@@ -213,12 +268,23 @@ def _send_batch(warehouse: Warehouse, transport: Transport, campaign_id: str, ba
         raise stopped
 
 
+def _unclaimed(row: dict, now: dt.datetime) -> dict:
+    """Back to `queued`, not sent, the attempt not counted."""
+    return {**row, "state": "queued", "attempts": row["attempts"] - 1, "updated_at": now}
+
+
+def _window_end(moment: dt.datetime) -> dt.datetime:
+    """21:00 KST of `moment`'s day in Seoul: when the send window closes."""
+    local = moment.astimezone(SEOUL)
+    return dt.datetime.combine(local.date(), QUIET_FROM, SEOUL).astimezone(dt.UTC)
+
+
 def _after_transient(row: dict, error: TransientSendError, transport: Transport, now: dt.datetime,
                      settings: OutboxSettings, outcome: Counter[str]) -> dict:
     failed = {**row, "error_code": error.code, "error_message": str(error), "transport": transport.name,
               "updated_at": now}
     if error.ambiguous:
-        # The provider may have it: left in sending, the next run asks before anything else.
+        # The provider may have it: left in sending; once its lease expires, a run asks first.
         outcome["left_in_sending"] += 1
         return failed
     if row["attempts"] >= settings.max_send_attempts:

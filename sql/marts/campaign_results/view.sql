@@ -5,8 +5,8 @@
 -- message delivered is not random).
 -- "Left" is read from core.customer_presence, as model_performance and ml.churn_labels do: gone
 -- at the follow-up week, four weeks after the cohort week or the latest published week if
--- sooner. A cohort followed for 0 weeks has no outcome yet; the pooled row's rates use only the
--- customers followed at least a week.
+-- sooner. A cohort followed for 0 weeks has no outcome yet. The pooled row is four-week churn:
+-- its left counts and rates use only the cohorts followed the full four weeks.
 -- The 95% interval of the difference is Newcombe's (hybrid score, from the two Wilson
 -- intervals; Newcombe 1998, method 10): it stays honest for small groups and rates of 0 or 1.
 CREATE OR REPLACE VIEW `{{ marts }}.campaign_results`
@@ -50,6 +50,7 @@ outcomes AS (
     DIV(DATE_DIFF(cohorts.follow_up_week, cohorts.cohort_week, DAY), 7) AS weeks_followed,
     cohorts.follow_up_week > cohorts.cohort_week AS followed,
     cohorts.follow_up_week > cohorts.cohort_week AND later.customer_id IS NULL AS has_left,
+    DATE_DIFF(cohorts.follow_up_week, cohorts.cohort_week, DAY) >= 28 AS fully_followed,
     COALESCE(messages.state = 'delivered', FALSE) AS delivered
   FROM cohorts
   LEFT JOIN `{{ core }}.customer_presence` AS later
@@ -80,11 +81,11 @@ counts AS (
     CAST(NULL AS INT64) AS weeks_followed,
     COUNTIF(outcomes.campaign_group = 'message') AS messaged_customers,
     COUNTIF(outcomes.campaign_group = 'message' AND outcomes.delivered) AS messages_delivered,
-    COUNTIF(outcomes.campaign_group = 'message' AND outcomes.followed) AS messaged_followed,
-    COUNTIF(outcomes.campaign_group = 'message' AND outcomes.has_left) AS messaged_left,
+    COUNTIF(outcomes.campaign_group = 'message' AND outcomes.fully_followed) AS messaged_followed,
+    COUNTIF(outcomes.campaign_group = 'message' AND outcomes.fully_followed AND outcomes.has_left) AS messaged_left,
     COUNTIF(outcomes.campaign_group = 'holdout') AS holdout_customers,
-    COUNTIF(outcomes.campaign_group = 'holdout' AND outcomes.followed) AS holdout_followed,
-    COUNTIF(outcomes.campaign_group = 'holdout' AND outcomes.has_left) AS holdout_left
+    COUNTIF(outcomes.campaign_group = 'holdout' AND outcomes.fully_followed) AS holdout_followed,
+    COUNTIF(outcomes.campaign_group = 'holdout' AND outcomes.fully_followed AND outcomes.has_left) AS holdout_left
   FROM outcomes
   GROUP BY outcomes.campaign_id
 ),

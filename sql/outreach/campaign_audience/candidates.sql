@@ -1,8 +1,9 @@
 -- The audience of one scored week, before the rules: every customer aged 65 or more who is
 -- newly at risk in ml.churn_scores, with their contact as published that week (the latest
--- core.contacts on or before it) and what the campaign already did with them. Only rows of
--- earlier weeks count as "already in the campaign" or "messaged lately", so a re-run of the
--- week decides the same. Unsubscribes learnt from the SMS provider always count.
+-- core.contacts on or before it) and what the campaigns already did with them: in this
+-- campaign in an earlier week, and the last message any campaign sent them (this campaign's
+-- earlier weeks, other campaigns' at any time). Unsubscribes learnt from the provider always
+-- count. Decisions are recorded once (insert-only), so a re-run never changes them.
 -- Parameters: @snapshot_date, @campaign_id.
 WITH
 contacts_week AS (
@@ -26,7 +27,7 @@ campaign_members AS (
 last_sent AS (
   SELECT customer_id, MAX(sent_at) AS last_sent_at
   FROM `{{ outreach }}.messages`
-  WHERE sent_at IS NOT NULL AND snapshot_date < @snapshot_date
+  WHERE sent_at IS NOT NULL AND (campaign_id != @campaign_id OR snapshot_date < @snapshot_date)
   GROUP BY customer_id
 )
 SELECT

@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS `{{ outreach }}.messages` (
   simulated BOOL OPTIONS(description = 'Written to the local sink, not sent to anyone.'),
   provider_message_id STRING,
   attempt_started_at TIMESTAMP OPTIONS(description = 'When the last send attempt began: a message left in sending is reconciled with the provider from this time.'),
+  claim_id STRING OPTIONS(description = 'The send attempt that holds the row (a lease of RETENTION_OUTREACH_SENDING_LEASE_SECONDS from attempt_started_at): only its holder may record the outcome.'),
   attempts INT64 NOT NULL,
   error_code INT64,
   error_message STRING,

@@ -79,6 +79,9 @@ class SendRequest:
     body: str = field(repr=False)
     idempotency_key: str
     """One per message the outbox may send: `campaign:customer_id`."""
+    not_after: datetime | None = None
+    """The send window closes then (21:00 KST for someone without night-time consent): a transport
+    checks it right before each attempt and raises `SendWindowClosed` once it has passed."""
 
     def __post_init__(self) -> None:
         if not E164.match(self.to):
@@ -88,8 +91,17 @@ class SendRequest:
             raise ValueError(f"SMS {self.idempotency_key}: the body is empty")
 
     @classmethod
-    def for_campaign(cls, campaign: str, customer_id: str, to: str, body: str) -> SendRequest:
-        return cls(to=to, body=body, idempotency_key=f"{campaign}:{customer_id}")
+    def for_campaign(cls, campaign: str, customer_id: str, to: str, body: str, *,
+                     not_after: datetime | None = None) -> SendRequest:
+        return cls(to=to, body=body, idempotency_key=f"{campaign}:{customer_id}", not_after=not_after)
+
+    def check_window(self, moment: datetime) -> None:
+        """Raise `SendWindowClosed` when `moment` is at or after `not_after`."""
+        if self.not_after is not None and moment >= self.not_after:
+            from retention.outreach.transports.errors import SendWindowClosed
+
+            raise SendWindowClosed(f"SMS {self.idempotency_key}: the send window closed at {self.not_after:%H:%M} UTC "
+                                   "before it could go; it waits for the next one")
 
     def __repr__(self) -> str:
         return f"SendRequest(to={mask_number(self.to)!r}, idempotency_key={self.idempotency_key!r})"

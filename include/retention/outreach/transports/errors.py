@@ -60,6 +60,10 @@ class SenderConfigurationError(PermanentSendError):
     """Credentials, sender or account permissions are wrong: fix the Airflow connection or account."""
 
 
+class SendWindowClosed(SendError):
+    """Nothing was sent: the message's send window (`SendRequest.not_after`) had closed."""
+
+
 class TransientSendError(SendError):
     """Twilio could not take the message now (rate limit, outage, network); a later retry may pass."""
 

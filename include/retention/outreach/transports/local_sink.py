@@ -5,11 +5,11 @@ Settings: `RETENTION_SMS_SINK_PATH` (default `.local/outbox/sms.jsonl`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import threading
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,10 +39,10 @@ def default_sink_path() -> Path:
 class LocalSink:
     """Messages appended as JSON lines to one file, for demos and tests: nothing leaves the machine.
 
-    Ids are derived from the idempotency key, and a key already in the file is not written again
-    (the first result is returned), so re-runs behave as they would against Twilio. `status` is
-    always `delivered`. The file is the only place a full number is written: keep it out of
-    shared folders.
+    Like Twilio, it takes every message it is given: a second send of the same key is a second
+    line (the outbox, not the transport, guarantees one message per customer, and the file is
+    the evidence). `status` is always `delivered`. The file is the only place a full number is
+    written: keep it out of shared folders.
     """
 
     name = "local_sink"
@@ -53,7 +53,7 @@ class LocalSink:
         self._clock = clock
         self._lock = threading.Lock()
         self._read_up_to = 0
-        self._by_key: dict[str, dict[str, Any]] = {}
+        self._by_id: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def from_env(cls) -> LocalSink:
@@ -64,22 +64,19 @@ class LocalSink:
 
     def send(self, request: SendRequest) -> SendResult:
         with self._lock:
-            record = self._records().get(request.idempotency_key)
-            if record is None:
-                record = {
-                    "provider_message_id": "local-" + hashlib.sha256(request.idempotency_key.encode()).hexdigest()[:32],
-                    "idempotency_key": request.idempotency_key,
-                    "to": request.to,
-                    "body": request.body,
-                    "created_at": self._clock().astimezone(UTC).isoformat(),
-                }
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                with self.path.open("a", encoding="utf-8") as sink:
-                    sink.write(json.dumps(record, ensure_ascii=False) + "\n")
-                log.info("simulated SMS %s to %s written to the local sink", request.idempotency_key,
-                         mask_number(request.to))
-            else:
-                log.info("SMS %s is already in the local sink: not written again", request.idempotency_key)
+            request.check_window(self._clock())
+            record = {
+                "provider_message_id": f"local-{uuid.uuid4().hex}",
+                "idempotency_key": request.idempotency_key,
+                "to": request.to,
+                "body": request.body,
+                "created_at": self._clock().astimezone(UTC).isoformat(),
+            }
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as sink:
+                sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+            log.info("simulated SMS %s to %s written to the local sink", request.idempotency_key,
+                     mask_number(request.to))
         return SendResult(record["provider_message_id"], "queued", simulated=True)
 
     def status(self, provider_message_id: str) -> str:
@@ -87,7 +84,7 @@ class LocalSink:
 
     def delivery(self, provider_message_id: str) -> DeliveryStatus:
         with self._lock:
-            if not any(r["provider_message_id"] == provider_message_id for r in self._records().values()):
+            if provider_message_id not in self._records():
                 raise LookupError(f"no message {provider_message_id!r} in the local sink {self.path}")
         return DeliveryStatus("delivered", None, None)
 
@@ -103,12 +100,12 @@ class LocalSink:
         ]
 
     def _records(self) -> dict[str, dict[str, Any]]:
-        """Messages by idempotency key, reading only what was appended since the last call
-        (another process may be appending too)."""
+        """Messages by id, reading only what was appended since the last call (another process
+        may be appending too)."""
         if not self.path.exists() or self.path.stat().st_size < self._read_up_to:  # gone or started anew
-            self._read_up_to, self._by_key = 0, {}
+            self._read_up_to, self._by_id = 0, {}
         if not self.path.exists():
-            return self._by_key
+            return self._by_id
         with self.path.open("rb") as sink:
             sink.seek(self._read_up_to)
             for line in sink:
@@ -117,5 +114,5 @@ class LocalSink:
                 self._read_up_to += len(line)
                 if line.strip():
                     record = json.loads(line)
-                    self._by_key.setdefault(record["idempotency_key"], record)
-        return self._by_key
+                    self._by_id[record["provider_message_id"]] = record
+        return self._by_id

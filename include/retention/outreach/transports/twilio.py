@@ -69,7 +69,8 @@ class TwilioTransport:
     def __init__(self, account_sid: str, auth_token: str, *, messaging_service_sid: str | None = None,
                  from_number: str | None = None, base_url: str | None = None,
                  settings: SendSettings | None = None, conn_id: str | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], datetime] = utc_now) -> None:
         from twilio.rest import Client
 
         where = f" (Airflow connection {conn_id!r})" if conn_id else ""
@@ -88,6 +89,8 @@ class TwilioTransport:
         self._client: Client = Client(account_sid, auth_token, account_sid=account_sid, http_client=self._http)
         self._limiter = IntervalLimiter(self.settings.rate_per_second, sleep=sleep)
         self._sleep = sleep
+        self._clock = clock
+        """When the send window is checked (tests replaying a past day give their own)."""
 
     @classmethod
     def from_connection(cls, connection: Any, *, conn_id: str, settings: SendSettings | None = None) -> TwilioTransport:
@@ -109,6 +112,7 @@ class TwilioTransport:
             nonlocal attempt_started
             self._limiter.wait()
             attempt_started = utc_now()
+            request.check_window(self._clock())  # checked before every attempt: waits may pass 21:00
             message = self._client.messages.create(to=request.to, body=request.body, **self._sender)
             return SendResult(message.sid, str(message.status), message.error_code,
                               scrub(message.error_message) if message.error_message else None)
@@ -188,7 +192,13 @@ class TwilioTransport:
                     ) from None
                 if recovered is not None:
                     return recovered, attempt
-                failure.ambiguous = False  # checked: Twilio does not have it
+                # Not listed (yet): Twilio may still be processing the request, and its lists lag,
+                # so "not found after a few seconds" is not "not sent". Never created again here:
+                # the outbox keeps the message in `sending` and asks again after its lease.
+                raise TransientSendError(
+                    f"{failure}; Twilio does not list it yet: left for the outbox to check again later "
+                    "(never re-sent in the same attempt)", ambiguous=True, attempts=attempt,
+                )
             retry_after = failure.retry_after_seconds
             if attempt == settings.max_attempts or (retry_after or 0) > settings.backoff_max_seconds:
                 raise failure  # out of attempts, or too long a wait for one task: the caller reschedules
