@@ -39,15 +39,11 @@ Until `publish_scores` succeeds, `ml.churn_scores` and the marts keep the last p
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
 from retention.assets import CHURN_SCORES, CORE_CUSTOMERS, WEEK_EXTRA
-
-RETRY_DELAY = timedelta(seconds=int(os.environ.get("RETENTION_RETRY_DELAY_SECONDS", "300")))
+from retention.operations import task_defaults
 
 
 def _weeks():
@@ -62,7 +58,7 @@ def _weeks():
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
-    default_args={"owner": "data-science", "retries": 2, "retry_delay": RETRY_DELAY},
+    default_args=task_defaults(owner="data-science"),
     tags=["ml", "churn", "weekly"],
 )
 def churn_weekly():

@@ -46,15 +46,12 @@ it then (or is skipped if there was none); it never rewrites a month with today'
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
 from retention.assets import CORE_PLACES
+from retention.operations import task_defaults
 
-RETRY_DELAY = timedelta(seconds=int(os.environ.get("RETENTION_RETRY_DELAY_SECONDS", "300")))
 # Task name -> source; both branches run the same code.
 BRANCHES = {"kt_stores": "kt_store_finder", "learning_centers": "digital_learning_centers"}
 
@@ -65,7 +62,7 @@ BRANCHES = {"kt_stores": "kt_store_finder", "learning_centers": "digital_learnin
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
-    default_args={"owner": "data-engineering", "retries": 2, "retry_delay": RETRY_DELAY},
+    default_args=task_defaults(owner="data-engineering"),
     tags=["places", "scraping", "monthly"],
 )
 def places_refresh():
@@ -81,7 +78,7 @@ def places_refresh():
             return seed_bundled_places(warehouse, get_current_context()["run_id"])
 
     def branch(name: str, source: str):
-        @task(task_id=f"scrape_{name}")
+        @task(task_id=f"scrape_{name}", pool="places_scraping")
         def scrape() -> dict:
             from airflow.sdk.exceptions import AirflowSkipException
 

@@ -43,15 +43,12 @@ messaged.
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, get_current_context, task
 
 from retention.assets import CHURN_SCORES
-
-RETRY_DELAY = timedelta(seconds=int(os.environ.get("RETENTION_RETRY_DELAY_SECONDS", "300")))
+from retention.operations import task_defaults
+from retention.operations.deadlines import sms_deadline
 
 
 def _is_backfill() -> bool:
@@ -80,7 +77,8 @@ def _weeks() -> list:
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
-    default_args={"owner": "marketing-engineering", "retries": 2, "retry_delay": RETRY_DELAY},
+    default_args=task_defaults(owner="marketing-engineering"),
+    deadline=sms_deadline(),
     tags=["outreach", "sms", "weekly"],
 )
 def senior_outreach():
@@ -126,7 +124,7 @@ def senior_outreach():
                 ))
         return queued
 
-    @task
+    @task(pool="sms_sending")
     def send_messages(queued: list[dict]) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 

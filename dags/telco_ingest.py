@@ -43,15 +43,11 @@ In every case `core.customers` keeps the last published weeks untouched.
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
 from retention.assets import CORE_CONTACTS, CORE_CUSTOMERS, WEEK_EXTRA
-
-RETRY_DELAY = timedelta(seconds=int(os.environ.get("RETENTION_RETRY_DELAY_SECONDS", "300")))
+from retention.operations import task_defaults
 
 
 @dag(
@@ -60,7 +56,7 @@ RETRY_DELAY = timedelta(seconds=int(os.environ.get("RETENTION_RETRY_DELAY_SECOND
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
-    default_args={"owner": "data-engineering", "retries": 2, "retry_delay": RETRY_DELAY},
+    default_args=task_defaults(owner="data-engineering"),
     tags=["ingest", "customers", "weekly"],
 )
 def telco_ingest():

@@ -139,6 +139,28 @@ class Warehouse:
         source: str = "<inline SQL>",
     ) -> bigquery.table.RowIterator:
         """Run one statement and wait for it; a failure raises with BigQuery's message."""
+        return self._execute(sql, params, identifiers=identifiers, source=source)[1]
+
+    def run_dml(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        identifiers: Mapping[str, str | Sequence[str]] | None = None,
+        source: str = "<inline SQL>",
+    ) -> int:
+        """Run one DML statement (INSERT, UPDATE, DELETE, MERGE); returns the rows it changed."""
+        job = self._execute(sql, params, identifiers=identifiers, source=source)[0]
+        return int(job.num_dml_affected_rows or 0)
+
+    def _execute(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None,
+        *,
+        identifiers: Mapping[str, str | Sequence[str]] | None,
+        source: str,
+    ) -> tuple[bigquery.QueryJob, bigquery.table.RowIterator]:
         from google.api_core import exceptions
         from google.cloud import bigquery
 
@@ -159,7 +181,7 @@ class Warehouse:
                 raise WarehouseError(f"BigQuery rejected {source}: {error.message}") from error
         if job.num_dml_affected_rows is not None:
             log.info("%s: %s rows affected", source, job.num_dml_affected_rows)
-        return rows
+        return job, rows
 
     def run_file(
         self,
@@ -328,13 +350,12 @@ class Warehouse:
         columns = [field.name for field in self.client.get_table(table_id).schema]
         condition = " AND ".join(f"target.{column} = staged.{column}" for column in key)
         with self.staged_rows(table_id, rows) as staging_id:
-            result = self.run(
+            return self.run_dml(
                 f"MERGE `{table_id}` AS target USING `{staging_id}` AS staged ON {condition} "
                 "WHEN NOT MATCHED THEN INSERT ({{ columns }}) VALUES ({{ staged_columns }})",
                 identifiers={"columns": columns, "staged_columns": [f"staged.{c}" for c in columns]},
                 source=f"insert into {table_id}",
             )
-        return int(result.num_dml_affected_rows or 0)
 
     @contextmanager
     def staged_rows(self, table_id: str, rows: Sequence[Mapping[str, Any]]) -> Iterator[str]:

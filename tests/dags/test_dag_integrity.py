@@ -74,3 +74,31 @@ def test_senior_outreach_runs_on_the_scores_and_hourly_in_the_send_window(dagbag
     order = ["decide_audience", "queue_messages", "send_messages", "check_delivery"]
     for upstream, downstream in zip(order, order[1:], strict=False):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
+
+
+def test_every_task_reports_to_operations_and_the_narrow_resources_have_pools(dagbag):
+    from retention.operations.callbacks import task_failed, task_succeeded
+
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            assert task.on_failure_callback in (task_failed, [task_failed]), f"{dag.dag_id}.{task.task_id}"
+            assert task.on_success_callback in (task_succeeded, [task_succeeded]), f"{dag.dag_id}.{task.task_id}"
+    pools = {(dag.dag_id, task.task_id): task.pool for dag in dagbag.dags.values() for task in dag.tasks}
+    assert pools[("places_refresh", "scrape_kt_stores")] == pools[("places_refresh", "scrape_learning_centers")] \
+        == "places_scraping"
+    assert pools[("senior_outreach", "send_messages")] == "sms_sending"
+
+
+def test_the_weekly_sms_deadline_survives_serialization_with_the_plugin(monkeypatch):
+    """Under a scheduler the deadline is on; the custom reference is found through the plugin."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    monkeypatch.setenv("RETENTION_DEADLINE_ALERTS", "on")
+    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags" / "senior_outreach.py")).dags["senior_outreach"]
+    alerts = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline]
+    assert [alert.name for alert in alerts] == ["weekly SMS before noon KST"]
+    serialized = DagSerialization.serialize_dag(dag)
+    assert "SmsBeforeNoonSeoul" in str(serialized["deadline"])
+    restored = DagSerialization.deserialize_dag(serialized)
+    assert restored.deadline

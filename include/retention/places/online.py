@@ -179,21 +179,14 @@ _offline_only_announced = False
 
 
 def online_geocoder_from_env() -> KakaoLocalGeocoder | None:
-    """A Kakao geocoder when the Airflow connection exists, else None (offline only).
-
-    Airflow 3's task SDK reads connections with `airflow.sdk.BaseHook.get_connection`, which
-    raises `AirflowNotFoundException` when no secrets backend (environment `AIRFLOW_CONN_*`,
-    the metadata database via the supervisor in a task) has it; outside a task the same call
-    still reads `AIRFLOW_CONN_*`, so tests configure the connection through the environment.
-    """
+    """A Kakao geocoder when the Airflow connection exists, else None (offline only). Outside a
+    task the lookup still reads `AIRFLOW_CONN_*`, so tests configure it through the environment."""
     global _offline_only_announced
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
+    from retention.connections import optional_connection
 
     conn_id = os.environ.get(GEOCODER_CONN_ENV) or DEFAULT_GEOCODER_CONN_ID
-    try:
-        connection = BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
+    connection = optional_connection(conn_id)
+    if connection is None:
         if not _offline_only_announced:
             log.info("no geocoder key configured: offline polygons only (no Airflow connection %r)", conn_id)
             _offline_only_announced = True

@@ -197,20 +197,13 @@ _simulation_announced = False
 
 def transport_from_env(settings: SendSettings | None = None) -> Transport:
     """Twilio when the Airflow connection (`RETENTION_TWILIO_CONN_ID`, default `twilio_default`)
-    exists, else the local sink (logged once per process: messages are then only simulated).
-
-    Airflow 3 task code reads connections with `airflow.sdk.BaseHook.get_connection`, which
-    raises `AirflowNotFoundException` when no secrets backend (environment `AIRFLOW_CONN_*`,
-    the metadata database through the task supervisor) has it.
-    """
+    exists, else the local sink (logged once per process: messages are then only simulated)."""
     global _simulation_announced
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
+    from retention.connections import optional_connection
 
     conn_id = os.environ.get(TWILIO_CONN_ENV) or DEFAULT_TWILIO_CONN_ID
-    try:
-        connection = BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
+    connection = optional_connection(conn_id)
+    if connection is None:
         # The transports are imported here: their modules import this one.
         from retention.outreach.transports.local_sink import LocalSink
 
