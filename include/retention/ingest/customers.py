@@ -31,7 +31,9 @@ def ensure_tables(warehouse: Warehouse) -> None:
     from retention.ingest.contacts import TABLE_DDL as CONTACTS_DDL
 
     warehouse.ensure_datasets()
-    for ddl in (*TABLE_DDL, *CONTACTS_DDL, *records.TABLE_DDL):
+    from retention.operations import OPS_DDL
+
+    for ddl in (*TABLE_DDL, *CONTACTS_DDL, *records.TABLE_DDL, *OPS_DDL):
         warehouse.run_file(ddl, identifiers={"core_table": CUSTOMERS.core_table})
 
 

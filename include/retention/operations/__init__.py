@@ -18,6 +18,9 @@ POOLS = {
 """Airflow pools (name -> slots, description): created by `make demo`, `make airflow-ui`, the
 compose stack's init and the tests; in production by the deployment (README, "Deployment")."""
 
+OPS_DDL = ("ops/task_runs/create.sql", "ops/alerts/create.sql", "ops/run_audit/view.sql")
+"""Created with the weekly ingest's tables (and by the callbacks, for a table they write first)."""
+
 
 def task_defaults(*, owner: str) -> dict:
     """`default_args` of every DAG: owner, two retries, the retry delay, and the callbacks."""
