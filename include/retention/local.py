@@ -1,7 +1,7 @@
 """Run the platform on this machine: the weekly cycle end to end, or the Airflow UI.
 
     python -m retention.local demo [--weeks N] [--last-week YYYY-MM-DD]
-    python -m retention.local airflow-ui
+    python -m retention.local airflow-ui          # UI on RETENTION_AIRFLOW_PORT (default 8080)
     python -m retention.local backfill --from-date YYYY-MM-DD --to-date YYYY-MM-DD
 
 All use a persistent local BigQuery under `.local/bigquery/` on port
@@ -104,6 +104,18 @@ def _run_airflow(args: list[str], env: dict[str, str], log_file: Path) -> int:
         )
 
 
+def create_pools(env: dict[str, str], logs: Path) -> bool:
+    """The pools the DAGs use (`retention.operations.POOLS`), created or updated in one call."""
+    import json
+
+    from retention.operations import POOLS
+
+    pools = logs / "pools.json"
+    pools.write_text(json.dumps({name: {"slots": slots, "description": about, "include_deferred": False}
+                                 for name, (slots, about) in POOLS.items()}))
+    return _run_airflow(["pools", "import", str(pools)], env, logs / "airflow-pools.log") == 0
+
+
 def monday_on_or_before(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
@@ -126,8 +138,11 @@ def demo(weeks: int, last_week: dt.date) -> int:
         env = {
             **os.environ, **airflow_environment(airflow_home), **bq_env, **input_environment(),
             "RETENTION_RETRY_DELAY_SECONDS": "2",
+            # `airflow dags test` cannot run a DAG with deadline alerts in Airflow 3.3.2
+            # (retention/operations/deadlines.py); the scheduler of `make airflow-ui` has them.
+            "RETENTION_DEADLINE_ALERTS": "off",
         }
-        if _run_airflow(["db", "migrate"], env, logs / "airflow-db-migrate.log") != 0:
+        if _run_airflow(["db", "migrate"], env, logs / "airflow-db-migrate.log") != 0 or not create_pools(env, logs):
             print(f"Airflow could not prepare its database; see {logs / 'airflow-db-migrate.log'}")
             return 1
         for dag_id, day in steps:
@@ -266,6 +281,10 @@ def print_outreach(dates: list[dt.date]) -> None:
               f"(left {row['holdout_left']:,}); {difference}")
 
 
+RUN_LOGS = ("ops.task_runs", "ops.alerts")
+"""Logs of the runs themselves (they grow with every run): not part of what a week wrote."""
+
+
 def _tables_with_dates(warehouse) -> list[tuple[str, str | None]]:
     """Every table of every layer, with the column it is partitioned by (if any)."""
     found = []
@@ -274,19 +293,63 @@ def _tables_with_dates(warehouse) -> list[tuple[str, str | None]]:
         for item in sorted(warehouse.client.list_tables(dataset), key=lambda t: t.table_id):
             if item.table_type != "TABLE" or item.table_id.startswith("_"):
                 continue
+            if f"{layer}.{item.table_id}" in RUN_LOGS:
+                continue
             table = warehouse.client.get_table(item)
             field = table.time_partitioning.field if table.time_partitioning else None
             found.append((table.full_table_id.replace(":", "."), field))
     return found
 
 
+AIRFLOW_PORT_VARIABLE = "RETENTION_AIRFLOW_PORT"
+DEFAULT_AIRFLOW_PORT = 8080
+
+
+def airflow_port() -> int:
+    """The API server's (and the UI's) port: `RETENTION_AIRFLOW_PORT`, default 8080."""
+    value = os.environ.get(AIRFLOW_PORT_VARIABLE, str(DEFAULT_AIRFLOW_PORT))
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise SystemExit(f"{AIRFLOW_PORT_VARIABLE}={value!r} is not a port number: set it to e.g. 8080, or unset it")
+    return int(value)
+
+
+def api_server_environment(port: int) -> dict[str, str]:
+    """Where the API server listens, and the URL Airflow's own processes reach it at: task
+    workers call its execution API under `base_url`, which must name the same port."""
+    return {"AIRFLOW__API__PORT": str(port), "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}"}
+
+
+def _port_in_use(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def airflow_ui() -> int:
     """Start the local BigQuery and `airflow standalone` on the project's DAGs until Ctrl-C."""
     airflow_home = local_state_dir() / "airflow"
+    port = airflow_port()
+    if _port_in_use(port):
+        # Otherwise the API server fails on its own a minute later, in the middle of the log.
+        print(f"Port {port} is in use (another `make airflow-ui`?): stop that, or choose another port with "
+              f"{AIRFLOW_PORT_VARIABLE}=8081 make airflow-ui")
+        return 1
     with local_bigquery() as bq_env:
-        env = {**os.environ, **airflow_environment(airflow_home), **bq_env, **input_environment()}
+        env = {
+            **os.environ, **airflow_environment(airflow_home), **api_server_environment(port), **bq_env,
+            **input_environment(),
+        }
+        logs = local_state_dir() / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        # The pools the DAGs use must exist before the scheduler starts: a task in a missing
+        # pool is never scheduled.
+        if _run_airflow(["db", "migrate"], env, logs / "airflow-db-migrate.log") != 0 or not create_pools(env, logs):
+            print(f"Airflow could not prepare its database or pools; see {logs}")
+            return 1
         print(
-            "Starting Airflow on http://127.0.0.1:8080 (user admin). The password is printed below and kept in "
+            f"Starting Airflow on http://127.0.0.1:{port} (user admin). The password is printed below and kept in "
             f"{airflow_home / 'simple_auth_manager_passwords.json.generated'}. Ctrl-C stops Airflow and the emulator."
         )
         # Its own process group: stopping this command stops the scheduler, API server and
@@ -303,19 +366,43 @@ def airflow_ui() -> int:
 
 
 def _stop_group(process: subprocess.Popen) -> None:
+    """Stop `airflow standalone` and everything it started: its process group, then the task
+    processes, which Airflow puts in groups of their own (to signal a task's subprocesses), so
+    the group signal misses them and they would run on, orphaned, after Ctrl-C."""
+    import psutil
+
+    tree: dict[int, psutil.Process] = {}
+
+    def remember_tree() -> None:
+        try:
+            for child in psutil.Process(process.pid).children(recursive=True):
+                tree.setdefault(child.pid, child)
+        except psutil.NoSuchProcess:
+            pass
+
     for sig, grace in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+        remember_tree()
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
-            return
+            break
+        remember_tree()  # a task started as the signal went out is still a child of its worker
         try:
             process.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             continue
-        try:  # standalone gone: give its children a moment, then make sure
+        try:  # standalone gone: make sure its group is too
             os.killpg(process.pid, 0)
         except ProcessLookupError:
-            return
+            break
+    _, left = psutil.wait_procs(tree.values(), timeout=5)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for leftover in left:
+            try:
+                leftover.send_signal(sig)
+            except psutil.NoSuchProcess:
+                pass
+        _, left = psutil.wait_procs(left, timeout=10)
 
 
 def backfill(dag_id: str, from_date: dt.date, to_date: dt.date) -> int:
@@ -342,7 +429,8 @@ def main(argv: list[str] | None = None) -> int:
         default=monday_on_or_before(dt.date.today()),
         help="Monday of the last week to run (default: this week's Monday)",
     )
-    commands.add_parser("airflow-ui", help="start Airflow (UI on port 8080) on the local emulator")
+    commands.add_parser("airflow-ui", help="start Airflow on the local emulator (UI on RETENTION_AIRFLOW_PORT, "
+                                           "default 8080)")
     backfill_parser = commands.add_parser("backfill", help="backfill a date range through the running scheduler")
     backfill_parser.add_argument("--dag-id", default="telco_ingest")
     backfill_parser.add_argument("--from-date", type=dt.date.fromisoformat, required=True)
