@@ -23,10 +23,7 @@ import json
 import logging
 import os
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from retention.warehouse import Warehouse
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +42,12 @@ class Alert:
     task_id: str | None
     try_number: int | None
     message: str
+    map_index: int = -1
 
     @property
     def alert_id(self) -> str:
-        key = "|".join(str(part) for part in (self.kind, self.dag_id, self.run_id, self.task_id, self.try_number))
+        key = "|".join(str(part) for part in (self.kind, self.dag_id, self.run_id, self.task_id, self.map_index,
+                                               self.try_number))
         return hashlib.sha256(key.encode()).hexdigest()[:32]
 
     @property
@@ -58,26 +57,27 @@ class Alert:
         return f"[retention] {where} {what} ({self.run_id})"
 
 
-def raise_alert(alert: Alert, warehouse: Warehouse | None = None) -> dict:
-    """Send `alert` through the configured channel (if not already recorded) and record it."""
-    from retention.warehouse import Warehouse
+def raise_alert(alert: Alert) -> dict:
+    """Send `alert` through the configured channel, then record it in `ops.alerts`.
 
-    warehouse = warehouse or Warehouse.connect()
-    ensure_table(warehouse)
-    table = warehouse.table_id("ops", "alerts")
-    if warehouse.count_rows(table, "alert_id = @alert_id", {"alert_id": alert.alert_id}):
+    The alert goes out first: a warehouse that is down or refuses the write must not swallow it.
+    A callback that runs twice for the same alert is recognised by its id and sends once
+    (looked up with a short deadline; when the lookup itself fails, sending twice beats not at
+    all). Every BigQuery call here is bounded (`AuditWriter`), so an unreachable warehouse
+    costs seconds, not the task's callback time."""
+    from retention.operations.audit import AuditWriter
+
+    writer = AuditWriter.connect()
+    if writer is not None and writer.exists("alerts", "alert_id", alert.alert_id):
         log.info("alert %s was already raised: not sent again", alert.alert_id)
         return {"alert_id": alert.alert_id, "already_raised": True}
     channel, delivered, error = send(alert)
     row = {**asdict(alert), "alert_id": alert.alert_id, "channel": channel, "delivered": delivered,
-           "delivery_error": error, "raised_at": dt.datetime.now(dt.UTC)}
-    warehouse.insert_missing(table, [row], ("alert_id",))
+           "delivery_error": error, "raised_at": dt.datetime.now(dt.UTC).isoformat()}
+    row.pop("map_index", None)
+    if writer is not None:
+        writer.insert("alerts", row, row_id=alert.alert_id)
     return {"alert_id": alert.alert_id, "channel": channel, "delivered": delivered}
-
-
-def ensure_table(warehouse: Warehouse) -> None:
-    warehouse.ensure_datasets(["ops"])
-    warehouse.run_file("ops/alerts/create.sql")
 
 
 def send(alert: Alert) -> tuple[str, bool, str | None]:

@@ -64,33 +64,37 @@ def task_retried(context: dict) -> None:
 
 def task_failed(context: dict) -> None:
     """Record the failed try and raise one alert (the task will not be retried again)."""
-    _record(context, "failed")
-    try:
+    try:  # the alert first: the callbacks' time is short (see operations.audit)
         from retention.operations.alerts import Alert, raise_alert
 
         ti = context["ti"]
         error = context.get("exception")
         raise_alert(Alert(
             kind="task_failed", dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id,
-            try_number=ti.try_number,
+            try_number=ti.try_number, map_index=_map_index(ti),
             message=f"{ti.dag_id}.{ti.task_id} failed for good after try {ti.try_number} of run {ti.run_id}: "
                     f"{type(error).__name__ if error else 'error'}: {str(error)[:1000] if error else ''}\n"
                     "What to do: the DAG's docs in the Airflow UI ('When it fails'); the task's log has the details.",
         ))
     except Exception:  # noqa: BLE001 - the alert path must never hide the task's own failure
         log.exception("the failure alert of %s could not be raised", context.get("ti"))
+    _record(context, "failed")
+
+
+def _map_index(ti: Any) -> int:
+    value = getattr(ti, "map_index", None)
+    return -1 if value is None else int(value)
 
 
 def _record(context: dict, state: str) -> None:
     try:
-        from retention.warehouse import Warehouse
+        from retention.operations.audit import AuditWriter
 
         row = task_run_row(context, state)
-        warehouse = Warehouse.connect()
-        warehouse.ensure_datasets(["ops"])
-        warehouse.run_file("ops/task_runs/create.sql")
-        warehouse.insert_missing(warehouse.table_id("ops", "task_runs"), [row],
-                                 ("dag_id", "run_id", "task_id", "map_index", "try_number"))
+        writer = AuditWriter.connect()
+        if writer is not None:
+            key = "|".join(str(row[k]) for k in ("dag_id", "run_id", "task_id", "map_index", "try_number", "state"))
+            writer.insert("task_runs", row, row_id=key)
     except Exception:  # noqa: BLE001 - auditing must never change the task's outcome
         log.exception("the audit row of %s (%s) could not be written to ops.task_runs", context.get("ti"), state)
 
@@ -109,13 +113,17 @@ def task_run_row(context: dict, state: str) -> dict:
             log.warning("no row counts in the result of %s.%s", ti.dag_id, ti.task_id)
     error = context.get("exception")
     run_type = getattr(run, "run_type", None)
+
+    def stamp(moment: Any) -> str | None:
+        return moment.isoformat() if moment is not None else None
+
     return {
         "dag_id": ti.dag_id, "run_id": ti.run_id, "run_type": getattr(run_type, "value", run_type),
-        "logical_date": getattr(run, "logical_date", None), "task_id": ti.task_id,
-        "map_index": int(getattr(ti, "map_index", -1) if getattr(ti, "map_index", None) is not None else -1),
-        "try_number": int(ti.try_number), "state": state, "started_at": started, "ended_at": ended,
+        "logical_date": stamp(getattr(run, "logical_date", None)), "run_after": stamp(getattr(run, "run_after", None)),
+        "task_id": ti.task_id, "map_index": _map_index(ti), "try_number": int(ti.try_number), "state": state,
+        "started_at": stamp(started), "ended_at": ended.isoformat(),
         "duration_seconds": (ended - started).total_seconds() if started else None,
         "rows_read": read, "rows_written": written,
         "error": f"{type(error).__name__}: {error}"[:1000] if error and state != "success" else None,
-        "recorded_at": ended,
+        "recorded_at": ended.isoformat(),
     }

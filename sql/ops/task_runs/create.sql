@@ -6,6 +6,7 @@ CREATE TABLE IF NOT EXISTS `{{ ops }}.task_runs` (
   run_id STRING NOT NULL,
   run_type STRING OPTIONS(description = 'scheduled, manual, asset_triggered or backfill.'),
   logical_date TIMESTAMP OPTIONS(description = 'The run\'s logical date (NULL for asset-triggered runs).'),
+  run_after TIMESTAMP OPTIONS(description = 'When the run was due: the logical date, or when the assets triggered it.'),
   task_id STRING NOT NULL,
   map_index INT64 NOT NULL,
   try_number INT64 NOT NULL,

@@ -15,13 +15,15 @@ from retention.operations.deadlines import send_by
 SEOUL = dt.timezone(dt.timedelta(hours=9))
 
 
-def test_the_weekly_sms_is_due_at_noon_seoul_on_the_day_the_scores_triggered_the_run():
-    queued = dt.datetime(2026, 11, 23, 5, 30, tzinfo=SEOUL)
-    assert send_by("asset_triggered", queued) == dt.datetime(2026, 11, 23, 3, 0, tzinfo=dt.UTC)  # 12:00 KST
-    late = dt.datetime(2026, 11, 23, 23, 30, tzinfo=dt.UTC)  # 08:30 KST on the 24th
-    assert send_by("asset_triggered", late) == dt.datetime(2026, 11, 24, 3, 0, tzinfo=dt.UTC)
+def test_the_weekly_sms_is_due_at_noon_seoul_on_the_day_this_weeks_scores_triggered_the_run():
+    queued = dt.datetime(2026, 11, 23, 5, 30, tzinfo=SEOUL)  # Monday
+    assert send_by("asset_triggered", queued, "2026-11-23") == dt.datetime(2026, 11, 23, 3, 0, tzinfo=dt.UTC)
+    late = dt.datetime(2026, 11, 23, 23, 30, tzinfo=dt.UTC)  # 08:30 KST on Tuesday the 24th: still this week
+    assert send_by("asset_triggered", late, "2026-11-23") == dt.datetime(2026, 11, 24, 3, 0, tzinfo=dt.UTC)
+    assert send_by("asset_triggered", queued, "2026-10-05") is None  # a backfilled week replayed today
+    assert send_by("asset_triggered", queued, None) is None
     for other in ("scheduled", "manual", "backfill"):
-        assert send_by(other, queued) is None  # the hourly runs and manual runs have no deadline
+        assert send_by(other, queued, "2026-11-23") is None  # the hourly runs and manual runs have no deadline
 
 
 @pytest.mark.parametrize(("host", "schema", "port", "url"), [
@@ -36,6 +38,7 @@ def test_the_webhook_url_comes_from_the_connection(host, schema, port, url):
 
 def test_an_alert_id_is_the_same_for_the_same_failure_and_differs_per_try():
     first = Alert("task_failed", "telco_ingest", "run-1", "land_snapshot", 3, "boom")
+    assert first.alert_id != Alert("task_failed", "telco_ingest", "run-1", "land_snapshot", 3, "boom", 2).alert_id
     assert first.alert_id == Alert("task_failed", "telco_ingest", "run-1", "land_snapshot", 3, "other").alert_id
     assert first.alert_id != Alert("task_failed", "telco_ingest", "run-1", "land_snapshot", 4, "boom").alert_id
     assert first.subject == "[retention] telco_ingest.land_snapshot failed (run-1)"
