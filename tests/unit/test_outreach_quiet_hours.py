@@ -33,3 +33,12 @@ def test_a_message_in_the_quiet_hours_waits_for_8_unless_night_consent():
 def test_a_naive_time_is_refused():
     with pytest.raises(ValueError, match="no time zone"):
         in_quiet_hours(dt.datetime(2026, 11, 24, 22))
+
+
+def test_the_send_window_closes_at_nine_pm_seoul_on_the_moments_day():
+    import datetime as dt
+
+    from retention.outreach.quiet_hours import send_window_end
+
+    morning = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+    assert send_window_end(morning) == dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)  # 21:00 KST

@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from retention.outreach.message import DEMO_OPT_OUT_NUMBER
-from retention.outreach.quiet_hours import QUIET_FROM, SEOUL, earliest_send_time, in_quiet_hours
+from retention.outreach.quiet_hours import earliest_send_time, in_quiet_hours, send_window_end
 from retention.outreach.transports import SendRequest, Transport, mask_number, utc_now
 from retention.outreach.transports.errors import (
     PermanentSendError,
@@ -231,7 +231,7 @@ def _send_batch(warehouse: Warehouse, transport: Transport, campaign_id: str, ba
         if stopped is not None or moment >= stop_at:
             results.append(_unclaimed(row, moment))
             continue
-        not_after = None if row["night_consent"] else _window_end(moment)
+        not_after = None if row["night_consent"] else send_window_end(moment)
         request = SendRequest.for_campaign(campaign_id, row["customer_id"], row["phone_e164"], row["body"],
                                            not_after=not_after)
         try:
@@ -271,12 +271,6 @@ def _send_batch(warehouse: Warehouse, transport: Transport, campaign_id: str, ba
 def _unclaimed(row: dict, now: dt.datetime) -> dict:
     """Back to `queued`, not sent, the attempt not counted."""
     return {**row, "state": "queued", "attempts": row["attempts"] - 1, "updated_at": now}
-
-
-def _window_end(moment: dt.datetime) -> dt.datetime:
-    """21:00 KST of `moment`'s day in Seoul: when the send window closes."""
-    local = moment.astimezone(SEOUL)
-    return dt.datetime.combine(local.date(), QUIET_FROM, SEOUL).astimezone(dt.UTC)
 
 
 def _after_transient(row: dict, error: TransientSendError, transport: Transport, now: dt.datetime,

@@ -29,3 +29,10 @@ def earliest_send_time(moment: dt.datetime, *, night_consent: bool) -> dt.dateti
     local = moment.astimezone(SEOUL)
     day = local.date() if local.time() < QUIET_UNTIL else local.date() + dt.timedelta(days=1)
     return dt.datetime.combine(day, QUIET_UNTIL, SEOUL).astimezone(dt.UTC)
+
+
+def send_window_end(moment: dt.datetime) -> dt.datetime:
+    """21:00 KST of `moment`'s day in Seoul, as an aware UTC datetime: when the send window that
+    `moment` is in closes (for someone without night-time consent)."""
+    local = moment.astimezone(SEOUL)
+    return dt.datetime.combine(local.date(), QUIET_FROM, SEOUL).astimezone(dt.UTC)
