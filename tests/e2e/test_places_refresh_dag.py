@@ -76,7 +76,7 @@ def test_a_scraped_month_is_published_and_a_changed_layout_leaves_the_places_as_
     states = _states(run)
     assert str(run.state) == "failed", states
     for branch in ("kt_stores", "learning_centers"):
-        assert states[f"scrape_{branch}"] == ("failed", 1), states  # a layout change is not retried
+        assert states[f"land_{branch}"] == ("failed", 1), states  # a layout change is not retried
         assert states[f"publish_{branch}"][0] == "upstream_failed", states
     assert states["fail_if_a_branch_failed"][0] == "failed", states
     assert {source: _places(warehouse, source) for source in before} == before

@@ -25,7 +25,6 @@ from retention.places.bundled import BUNDLED_CRAWL_DATE, bundled_places
 from retention.places.model import DIGITAL_LEARNING_CENTERS, KT_STORE_FINDER, ScrapedPlace
 from retention.quality import records
 from retention.quality.gates import DataQualityError, SuiteContext, Thresholds, summary_table, validate
-from retention.quality.suites import get_suite
 from retention.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -42,6 +41,8 @@ PLACE_TYPES = {
     "디지털 배움터": "digital_learning_center",
 }
 _ID_PREFIX = {KT_STORE_FINDER: "kt", DIGITAL_LEARNING_CENTERS: "dlc"}
+# Every venue of the learning-centre list is one type; its files have no type column.
+_DEFAULT_TYPE_LABEL = {DIGITAL_LEARNING_CENTERS: "디지털 배움터"}
 # An address that names another city or province: the site listed it under Seoul (the 2023 KT
 # crawl has four, in 속초, 시흥 and 인천). Kept and counted, never published: the outreach is
 # for Seoul. An address naming no city at all is not assumed elsewhere; validation judges it.
@@ -139,13 +140,19 @@ def scrape_and_land(
                       crawled_at=crawled_at)
 
 
-def latest_landed_crawl(warehouse: Warehouse, source: str, crawl_date: dt.date) -> dict | None:
-    """The crawl of `source` landed last for the month, as `land_crawl` described it."""
+def latest_landed_crawl(
+    warehouse: Warehouse, source: str, crawl_date: dt.date, *, origin: str | None = None, crawl_id: str | None = None
+) -> dict | None:
+    """The crawl of `source` landed last for the month (of that origin, or that id), as
+    `land_crawl` described it."""
+    filters = {"origin": origin, "crawl_id": crawl_id}
+    where = "".join(f" AND {column} = @{column}" for column, value in filters.items() if value is not None)
     rows = warehouse.rows(
         "SELECT crawl_id, ANY_VALUE(origin) AS origin, COUNT(*) AS n, MAX(loaded_at) AS loaded_at "
-        "FROM `{{ raw }}.place_crawls` WHERE crawl_date = @d AND source = @source "
+        f"FROM `{{{{ raw }}}}.place_crawls` WHERE crawl_date = @d AND source = @source{where} "
         "GROUP BY crawl_id ORDER BY loaded_at DESC LIMIT 1",
-        {"d": crawl_date, "source": source}, source="raw.place_crawls",
+        {"d": crawl_date, "source": source, **{k: v for k, v in filters.items() if v is not None}},
+        source="raw.place_crawls",
     )
     if not rows:
         return None
@@ -184,10 +191,12 @@ def prepare_crawl(warehouse: Warehouse, source: str, crawl_date: dt.date, crawl_
         cache=WarehouseGeocodeCache(warehouse),
     )
     prepared_at = dt.datetime.now(dt.UTC)
+    records_ = crawl.to_dict("records")
+    place_ids = _place_ids(source, [_clean(record["name"]) for record in records_], parsed)
     rows, seen = [], {}
-    for record, address in zip(crawl.to_dict("records"), parsed, strict=True):
+    for record, address, place_id in zip(records_, parsed, place_ids, strict=True):
         name = _clean(record["name"])
-        place_id = f"{_ID_PREFIX[source]}:{name}" if name else None
+        type_label = _clean(record["type_label"]) or _DEFAULT_TYPE_LABEL.get(source)
         key = (place_id, address.normalised)
         duplicate_of = seen.get(key)
         seen.setdefault(key, record["source_row"])
@@ -197,8 +206,8 @@ def prepare_crawl(warehouse: Warehouse, source: str, crawl_date: dt.date, crawl_
             "crawl_date": crawl_date, "source": source, "crawl_id": crawl_id, "source_row": record["source_row"],
             "place_id": place_id, "duplicate_of_row": duplicate_of,
             "out_of_area": not address.in_seoul and bool(_OTHER_REGION.match(address.normalised)),
-            "place_type": PLACE_TYPES.get(_clean(record["type_label"]) or ""),
-            "type_label": record["type_label"], "name": name, "address": _clean(record["address"]),
+            "place_type": PLACE_TYPES.get(type_label or "") or PLACE_TYPES.get(f"[{type_label}]"),
+            "type_label": type_label, "name": name, "address": _clean(record["address"]),
             "address_normalised": address.normalised or None, "address_truncated": address.truncated,
             "district": address.district, "district_code": address.district_code,
             "dong": address.dong, "dong_code": address.dong_code,
@@ -207,6 +216,8 @@ def prepare_crawl(warehouse: Warehouse, source: str, crawl_date: dt.date, crawl_
             "geocode_method": geocode.method if geocode else None,
             "phone": _clean(record["phone"]), "detail_url": _clean(record["detail_url"]),
             "origin": record["origin"], "crawled_at": record["crawled_at"], "prepared_at": prepared_at,
+            "source_uri": _clean(record["source_uri"]) or _clean(record["base_url"]),
+            "file_error": _clean(record["file_error"]),
         })
     warehouse.replace_rows(
         warehouse.table_id("raw", "places_prepared"), rows,
@@ -218,12 +229,27 @@ def prepare_crawl(warehouse: Warehouse, source: str, crawl_date: dt.date, crawl_
     ]
     duplicates, out_of_area = int(frame["duplicate_of_row"].notna().sum()), int(frame["out_of_area"].sum())
     if duplicates:
-        log.warning("%s: %s rows list a place already listed earlier in the crawl (kept in raw, published once)",
-                    crawl_id, duplicates)
+        repeats = frame[frame["duplicate_of_row"].notna()]
+        log.warning("%s: %s rows list a place already listed earlier in the crawl (kept in raw, published once): %s",
+                    crawl_id, duplicates, "; ".join(f"row {r.source_row} repeats row {int(r.duplicate_of_row)} ({r.name})"
+                                                    for r in repeats.itertuples()))
     if out_of_area:
         log.warning("%s: %s places are outside Seoul by their address (kept in raw.places_prepared, not published): %s",
                     crawl_id, out_of_area, "; ".join(frame.loc[frame["out_of_area"], "address"]))
     return frame
+
+
+def _place_ids(source: str, names: list[str | None], parsed: list) -> list[str | None]:
+    """`kt:<name>`; a name two districts share in one crawl gets its district, `kt:<name> (강남구)`:
+    they are two places (a store name is unique within a district, not across Seoul)."""
+    districts: dict[str, set] = {}
+    for name, address in zip(names, parsed, strict=True):
+        districts.setdefault(name, set()).add(address.district)
+    return [
+        None if not name else f"{_ID_PREFIX[source]}:{name}" + (
+            f" ({address.district or '?'})" if len(districts[name]) > 1 else "")
+        for name, address in zip(names, parsed, strict=True)
+    ]
 
 
 def _clean(value) -> str | None:
@@ -284,12 +310,16 @@ def validate_crawl(
 ) -> dict:
     """Prepare and check a landed crawl; record the results in `ops`. Raises DataQualityError
     (after recording) when it must not replace the published places."""
+    from retention.places.files import landed_place_file
+    from retention.quality.suites.places import suite_for
+
     frame = prepare_crawl(warehouse, source, crawl_date, crawl_id)
     previous = current_count(warehouse, source)
     context = SuiteContext(thresholds=Thresholds.from_env(), snapshot_date=crawl_date,
                            previous_row_count=previous or None)
-    suite = get_suite(SUITE)
-    where = f"{source} crawl {crawl_id}"
+    place_file = landed_place_file(warehouse, source, crawl_date, crawl_id)
+    suite = suite_for(frame, place_file)
+    where = f"{source} crawl {crawl_id}" + (f" (file {place_file.source_uri})" if place_file else "")
     report = validate(frame, suite, context, source=where)
     records.record(warehouse, report, frame, snapshot_date=crawl_date, load_id=crawl_id, source_uri=where,
                    dag_run_id=dag_run_id)
@@ -301,7 +331,10 @@ def validate_crawl(
     if report.decision == "publish_with_warnings":
         log.warning(report.message)
     return {"decision": report.decision, "rows_quarantined": report.rows_quarantined,
-            "duplicates": int(frame["duplicate_of_row"].notna().sum()), "out_of_area": int(frame["out_of_area"].sum()),
+            "duplicates": int(frame["duplicate_of_row"].notna().sum()),
+            "repeated": [{"row": int(r["source_row"]), "first_row": int(r["duplicate_of_row"]), "name": r["name"]}
+                         for r in frame[frame["duplicate_of_row"].notna()].to_dict("records")],
+            "out_of_area": int(frame["out_of_area"].sum()),
             "dong_precision_share": round(dong_share, 4),
             "message": report.message}
 
