@@ -133,6 +133,9 @@ def land_place_file(warehouse: Warehouse, source: str, month: dt.date, uri: str)
             f"{FILE_NAMES[source]}_YYYY-MM.csv, see README, 'Places'), or unset {SETTINGS[source]} to scrape the "
             "site instead; core.places keeps the last published places"
         ) from None
+    except SourceFileError as error:
+        raise SourceFileError(f"{error}; fix or re-export the file and put it back under the same name "
+                              "(see README, 'Places'); core.places keeps the last published places") from None
     if not any(header.strip() for header in csv_file.header):
         raise SourceFileError(f"{uri}, line 1: the header line is blank; the first line must name the columns "
                               f"({', '.join(COLUMNS[source])}); core.places keeps the last published places")

@@ -183,7 +183,8 @@ def prepare_crawl(warehouse: Warehouse, source: str, crawl_date: dt.date, crawl_
             "clear the run from its scrape or seed task"
         )
     gazetteer = Gazetteer.bundled()
-    parsed = [parse_address(address or "", gazetteer) for address in crawl["address"]]
+    # A file without an address column lands NULLs, which pandas reads back as NaN.
+    parsed = [parse_address(address if isinstance(address, str) else "", gazetteer) for address in crawl["address"]]
     # The cache is read even without a geocoder key: positions resolved online in earlier
     # months stay, rather than falling back to district centroids when a key is removed.
     geocodes = geocode_places(
