@@ -1,7 +1,7 @@
 """The monthly places refresh, one source at a time: land, prepare, validate, publish.
 
-Write-audit-publish, like the weekly files: a crawl (live scrape or the bundled 2023 crawl)
-is landed as shown in `raw.place_crawls`; prepared (address normalised, district and legal
+Write-audit-publish, like the weekly files: a crawl (live scrape, the owner's file for the
+month, see `files`, or the bundled 2023 crawl) is landed as shown in `raw.place_crawls`; prepared (address normalised, district and legal
 dong, a position) in `raw.places_prepared`; checked by the Great Expectations suite `places`
 (results and quarantined rows in `ops`); and only then published to `core.places` as the
 source's current version, the previous one kept with its `valid_to`. Every step replaces the
@@ -169,6 +169,7 @@ def prepare_crawl(warehouse: Warehouse, source: str, crawl_date: dt.date, crawl_
 
     from retention.places.addresses import parse_address
     from retention.places.geocode import Gazetteer
+    from retention.places.geocode_cache import WarehouseGeocodeCache
     from retention.places.online import geocode_places, online_geocoder_from_env
 
     crawl = warehouse.dataframe(
@@ -258,45 +259,6 @@ def _clean(value) -> str | None:
         return None
     text = " ".join(str(value).split())
     return text or None
-
-
-class WarehouseGeocodeCache:
-    """`core.geocode_cache`: what an online geocoder answered, by normalised address."""
-
-    def __init__(self, warehouse: Warehouse) -> None:
-        self.warehouse = warehouse
-        self.table_id = warehouse.table_id("core", "geocode_cache")
-
-    def lookup(self, addresses: list[str]) -> dict:
-        from retention.places.geocode import Geocode
-
-        if not addresses:
-            return {}
-        rows = self.warehouse.rows(
-            "SELECT * FROM `{{ core }}.geocode_cache` WHERE address_normalised IN UNNEST(@addresses)",
-            {"addresses": sorted(set(addresses))}, source="core.geocode_cache",
-        )
-        return {
-            row["address_normalised"]: Geocode(
-                latitude=row["latitude"], longitude=row["longitude"], precision=row["precision"], method=row["method"],
-                district_code=row["district_code"], dong_code=row["dong_code"],
-            )
-            for row in rows
-        }
-
-    def store(self, results: dict) -> None:
-        """Add or refresh the given answers in one MERGE (a few dozen addresses a month)."""
-        if not results:
-            return
-        now = dt.datetime.now(dt.UTC)
-        rows = [
-            {"address_normalised": address, "latitude": geocode.latitude, "longitude": geocode.longitude,
-             "precision": geocode.precision, "method": geocode.method, "district_code": geocode.district_code,
-             "dong_code": geocode.dong_code, "resolved_at": now}
-            for address, geocode in results.items()
-        ]
-        with self.warehouse.staged_rows(self.table_id, rows) as staged_id:
-            self.warehouse.run_file("core/geocode_cache/store.sql", identifiers={"staged": staged_id.rsplit(".", 1)[1]})
 
 
 # -- validate and publish ---------------------------------------------------------------------
