@@ -90,3 +90,13 @@ def test_without_a_file_source_the_site_is_scraped(monkeypatch):
     monkeypatch.delenv("RETENTION_KT_STORE_FINDER_URL", raising=False)
     with pytest.raises(NoCrawl, match="no live site configured"):
         land_places(None, KT_STORE_FINDER, dt.date.today().replace(day=1))
+
+
+def test_the_operators_page_lists_every_header_the_platform_accepts():
+    from retention.config import PROJECT_ROOT
+    from retention.places.files import COLUMNS
+
+    page = (PROJECT_ROOT / "docs" / "places_files.md").read_text(encoding="utf-8")
+    missing = [alias for columns in COLUMNS.values() for aliases in columns.values() for alias in aliases
+               if f"`{alias}`" not in page]
+    assert missing == []
