@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from retention.places.files import column_of, land_places, monthly_file, place_file, raw_rows
+from retention.places.files import column_of, korean_encoding, land_places, monthly_file, place_file, raw_rows
 from retention.places.model import DIGITAL_LEARNING_CENTERS, KT_STORE_FINDER
 from retention.sources.csv_files import SourceFileError, decode, read_csv_text
 
@@ -73,6 +73,11 @@ def test_korean_excel_encodings_are_decoded_and_named_and_hangul_survives():
     assert decode(text.encode("utf-8"), "f.csv") == (text, "utf-8")
     with pytest.raises(SourceFileError, match=r"f\.csv is neither UTF-8 nor CP949/EUC-KR.*line 2\): re-export"):
         decode(b"name,address\n\xff\xfe\xfa,x\n", "f.csv")
+    # The warning names what the file is: EUC-KR unless it uses characters only CP949 has.
+    euc_kr = text.replace("똠", "동")
+    assert korean_encoding(read_csv_text(text, "f", "0", "cp949", column_name=str)) == "cp949"
+    assert korean_encoding(read_csv_text(euc_kr, "f", "0", "cp949", column_name=str)) == "euc-kr"
+    assert korean_encoding(read_csv_text(euc_kr, "f", "0", "utf-8-sig", column_name=str)) == "utf-8-sig"
 
 
 def test_monthly_files_are_named_by_month_in_a_folder_or_a_bucket(tmp_path):

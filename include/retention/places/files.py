@@ -19,6 +19,7 @@ kept beside the first in raw.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -142,6 +143,7 @@ def land_place_file(warehouse: Warehouse, source: str, month: dt.date, uri: str)
     if not csv_file.rows:
         raise SourceFileError(f"{uri} has a header (line 1) but no places after it: send the whole list; "
                               "core.places keeps the last published places")
+    csv_file = dataclasses.replace(csv_file, encoding=korean_encoding(csv_file))
     crawl_id = f"{source}-{month:%Y%m}-{csv_file.sha256[:12]}"
     already = latest_landed_crawl(warehouse, source, month, crawl_id=crawl_id)
     if already is not None:
@@ -155,6 +157,20 @@ def land_place_file(warehouse: Warehouse, source: str, month: dt.date, uri: str)
              csv_file.encoding, crawl_id)
     return {"source": source, "crawl_date": month.isoformat(), "crawl_id": crawl_id, "rows": len(rows),
             "origin": OWNER_FILE, "source_uri": uri, "encoding": csv_file.encoding}
+
+
+def korean_encoding(csv_file: CsvFile) -> str:
+    """`euc-kr` for a CP949-decoded file whose every character EUC-KR has (the two agree on
+    those bytes), `cp949` when it uses what only CP949 has (똠, 햏...); else as decoded."""
+    if csv_file.encoding != "cp949":
+        return csv_file.encoding
+    text = "".join(csv_file.header + [value for row in csv_file.rows for value in row])
+    # Python's euc_kr also writes syllables outside the standard's 2,350 as 8-byte jamo
+    # sequences, which is not what Excel wrote: only the same bytes as CP949 count as EUC-KR.
+    try:
+        return "euc-kr" if text.encode("euc_kr") == text.encode("cp949") else "cp949"
+    except UnicodeEncodeError:
+        return "cp949"
 
 
 def raw_rows(source: str, month: dt.date, crawl_id: str, csv_file: CsvFile, landed_at: dt.datetime) -> list[dict]:

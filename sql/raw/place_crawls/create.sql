@@ -19,7 +19,7 @@ CREATE TABLE IF NOT EXISTS `{{ raw }}.place_crawls` (
   position INT64,
   loaded_at TIMESTAMP NOT NULL,
   source_uri STRING OPTIONS(description = 'The file the rows came from (origin owner_file).'),
-  file_encoding STRING OPTIONS(description = 'How the file was decoded: utf-8, utf-8-sig (byte order mark) or cp949 (CP949/EUC-KR).'),
+  file_encoding STRING OPTIONS(description = 'How the file was decoded: utf-8, utf-8-sig (byte order mark), euc-kr, or cp949 (uses syllables only CP949 has).'),
   file_header STRING OPTIONS(description = 'The header line as received (JSON list).'),
   extra_columns STRING OPTIONS(description = 'Columns of the file the platform does not read, by header (JSON); never published.'),
   file_error STRING OPTIONS(description = 'Set when the line has more or fewer fields than the header.')
