@@ -59,9 +59,12 @@ TABLE_DDL = (
 
 
 def ensure_tables(warehouse: Warehouse) -> None:
+    from retention.places.files import add_file_columns
+
     warehouse.ensure_datasets()
     for path in (*TABLE_DDL, *records.TABLE_DDL):
         warehouse.run_file(path)
+    add_file_columns(warehouse)
 
 
 # -- land ------------------------------------------------------------------------------------
