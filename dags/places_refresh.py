@@ -35,8 +35,9 @@ month from a file reads that month's file again: the same bytes are the same cra
 twice; a corrected file is a new crawl of the month, kept beside the first in raw.
 
 **When it fails** (`core.places` always keeps the last published places):
-- `land_*`, *no ... file for YYYY-MM at ...*: the month's file has not arrived; retried. Drop it
-  there (or unset the file setting to scrape), then *Clear*.
+- `land_*`, *no ... file for YYYY-MM at ...*: this month's file has not arrived; retried. Drop it
+  there (or unset the file setting to scrape), then *Clear*. A past month without a file (a
+  backfill from before the files) is skipped; one whose file was removed re-uses what it landed.
 - `land_*` or `validate_*` naming a file and line (empty, not UTF-8/CP949 text, a missing
   column, a cut line): fix or re-export the file, put it in place under the same name, *Clear*
   `land_*`. Not retried. The rows of a file that was read are kept in `raw.place_crawls`.

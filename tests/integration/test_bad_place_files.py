@@ -23,7 +23,7 @@ from retention.config import Settings
 from retention.places.bundled import BUNDLED_FILES
 from retention.places.files import land_places
 from retention.places.model import KT_STORE_FINDER
-from retention.places.refresh import ensure_tables, publish_crawl, seed_bundled_places, validate_crawl
+from retention.places.refresh import NoCrawl, ensure_tables, publish_crawl, seed_bundled_places, validate_crawl
 from retention.quality.gates import DataQualityError
 from retention.sources.csv_files import SourceFileError, SourceFileMissing
 from retention.warehouse import Warehouse
@@ -163,6 +163,22 @@ def test_bad_place_file(published_bundled, tmp_path, monkeypatch, index):
     decisions = warehouse.rows("SELECT decision FROM `{{ ops }}.validation_runs` WHERE load_id = @c",
                                {"c": landed["crawl_id"]})
     assert [row["decision"] for row in decisions] == [case.outcome]
+
+
+def test_a_past_month_without_a_file_is_skipped_and_one_whose_file_is_gone_re_uses_it(
+    published_bundled, tmp_path, monkeypatch
+):
+    """Backfills: a month from before the files were delivered has nothing to wait for; a month
+    whose file was landed and later removed from the landing folder gives the same crawl."""
+    warehouse, past = published_bundled, dt.date(2026, 6, 1)
+    monkeypatch.setenv("RETENTION_KT_STORES_SOURCE", str(tmp_path))
+    with pytest.raises(NoCrawl, match=r"no kt_store_finder file for the past month 2026-06 .* unchanged"):
+        land_places(warehouse, KT_STORE_FINDER, past)
+    (tmp_path / "kt_stores_2026-07.csv").write_text(to_csv(HEADER, ROWS), encoding="utf-8")
+    landed = land_places(warehouse, KT_STORE_FINDER, dt.date(2026, 7, 1))
+    (tmp_path / "kt_stores_2026-07.csv").unlink()
+    again = land_places(warehouse, KT_STORE_FINDER, dt.date(2026, 7, 1))
+    assert again == landed and again["rows"] == 475
 
 
 def _current(warehouse) -> list[dict]:

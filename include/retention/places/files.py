@@ -28,7 +28,8 @@ import unicodedata
 from dataclasses import dataclass
 
 from retention.places.model import DIGITAL_LEARNING_CENTERS, KT_STORE_FINDER
-from retention.places.refresh import latest_landed_crawl, scrape_and_land
+from retention.places.refresh import NoCrawl, latest_landed_crawl, scrape_and_land
+from retention.schedule import crawl_month
 from retention.sources.csv_files import CsvFile, SourceFileError, SourceFileMissing, landing_file, read_csv_file
 from retention.warehouse import Warehouse
 
@@ -99,6 +100,7 @@ def column_of(source: str, header: str) -> str:
 class PlaceFile:
     """What validation needs to know of a landed file, read back from raw.place_crawls."""
 
+    source: str
     source_uri: str
     encoding: str
     header: list[str]
@@ -107,18 +109,17 @@ class PlaceFile:
     extra_columns: list[str]
     """Headers the platform does not read (kept in raw, not published)."""
 
+    def accepted_headers(self, column: str) -> str:
+        return ", ".join(COLUMNS[self.source][column])
+
 
 def place_file(source: str, source_uri: str, encoding: str, header: list[str]) -> PlaceFile:
     columns = {column_of(source, h) for h in header}
     return PlaceFile(
-        source_uri=source_uri, encoding=encoding, header=header,
+        source=source, source_uri=source_uri, encoding=encoding, header=header,
         missing_columns=[c for c in REQUIRED[source] if c not in columns],
         extra_columns=[h for h in header if column_of(source, h) not in COLUMNS[source]],
     )
-
-
-def accepted_headers(source: str, column: str) -> str:
-    return ", ".join(COLUMNS[source][column])
 
 
 def land_places(warehouse: Warehouse, source: str, month: dt.date) -> dict:
@@ -131,9 +132,10 @@ def land_places(warehouse: Warehouse, source: str, month: dt.date) -> dict:
 
 
 def land_place_file(warehouse: Warehouse, source: str, month: dt.date, uri: str) -> dict:
-    """Land one month's file of `source` as received. Raises SourceFileMissing when it is not
-    there (a past month re-uses the file landed for it then), SourceFileError when it cannot be
-    read at all (empty, not text, no data lines)."""
+    """Land one month's file of `source` as received. When it is not there, a past month re-uses
+    the file landed for it then, or is skipped (NoCrawl) if there was none; this month raises
+    SourceFileMissing (retried: the file may be late). SourceFileError when it cannot be read at
+    all (empty, not text, no data lines)."""
     try:
         csv_file = read_csv_file(uri, column_name=lambda header: column_of(source, header))
     except SourceFileMissing:
@@ -143,6 +145,10 @@ def land_place_file(warehouse: Warehouse, source: str, month: dt.date, uri: str)
                      landed["crawl_id"])
             place_file = landed_place_file(warehouse, source, month, landed["crawl_id"])
             return {**landed, "source_uri": place_file.source_uri, "encoding": place_file.encoding}
+        if month < crawl_month(dt.datetime.now(dt.UTC)):
+            # A backfill of a month from before the files were delivered: nothing to wait for.
+            raise NoCrawl(f"no {source} file for the past month {month:%Y-%m} at {uri}, and none was landed for "
+                          "it: core.places is unchanged")
         raise SourceFileMissing(
             f"no {source} file for {month:%Y-%m} at {uri}: drop the month's file there (named "
             f"{FILE_NAMES[source]}_YYYY-MM.csv, see README, 'Places'), or unset {SETTINGS[source]} to scrape the "

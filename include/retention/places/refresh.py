@@ -1,11 +1,12 @@
 """The monthly places refresh, one source at a time: land, prepare, validate, publish.
 
 Write-audit-publish, like the weekly files: a crawl (live scrape, the owner's file for the
-month, see `files`, or the bundled 2023 crawl) is landed as shown in `raw.place_crawls`; prepared (address normalised, district and legal
-dong, a position) in `raw.places_prepared`; checked by the Great Expectations suite `places`
-(results and quarantined rows in `ops`); and only then published to `core.places` as the
-source's current version, the previous one kept with its `valid_to`. Every step replaces the
-rows of its (source, crawl month): a re-run of the month gives the same tables.
+month, see `files`, or the bundled 2023 crawl) is landed as shown in `raw.place_crawls`;
+prepared (address normalised, district and legal dong, a position) in `raw.places_prepared`;
+checked by the Great Expectations suite `places` (results and quarantined rows in `ops`); and
+only then published to `core.places` as the source's current version, the previous one kept
+with its `valid_to`. Every step replaces the rows of its (source, crawl month): a re-run of the
+month gives the same tables.
 
 Until a live crawl of a source has been published, `core.places` holds the bundled crawl
 (`seed_bundled_places`), so outreach always has places to point to; a failed or refused
@@ -196,10 +197,10 @@ def prepare_crawl(warehouse: Warehouse, source: str, crawl_date: dt.date, crawl_
         cache=WarehouseGeocodeCache(warehouse),
     )
     prepared_at = dt.datetime.now(dt.UTC)
-    records_ = crawl.to_dict("records")
-    place_ids = _place_ids(source, [_clean(record["name"]) for record in records_], parsed)
+    listed = crawl.to_dict("records")
+    place_ids = _place_ids(source, [_clean(record["name"]) for record in listed], parsed)
     rows, seen = [], {}
-    for record, address, place_id in zip(records_, parsed, place_ids, strict=True):
+    for record, address, place_id in zip(listed, parsed, place_ids, strict=True):
         name = _clean(record["name"])
         type_label = _clean(record["type_label"]) or _DEFAULT_TYPE_LABEL.get(source)
         key = (place_id, address.normalised)

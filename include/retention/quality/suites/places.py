@@ -98,14 +98,11 @@ def crawl_findings(frame, place_file: PlaceFile | None) -> list[Finding]:
     unit = "line" if place_file else "row"
     result = []
     if place_file is not None:
-        from retention.places.files import accepted_headers
-
-        source = frame["source"].iloc[0] if len(frame) else ""
         missing = place_file.missing_columns
         result += [
             Finding("file_has_required_columns", "The file has a column for each of name, address (and type for "
                     "KT stores), under a header the platform accepts", not missing,
-                    "; ".join(f"no column {c} (headers accepted: {accepted_headers(source, c)}; the file has: "
+                    "; ".join(f"no column {c} (headers accepted: {place_file.accepted_headers(c)}; the file has: "
                               f"{', '.join(place_file.header)})" for c in missing) or "all present", blocking=True),
             Finding("file_is_plain_utf8", "The file is UTF-8 without a byte order mark (others are read, with this "
                     "warning)", place_file.encoding == "utf-8", place_file.encoding),
@@ -119,7 +116,7 @@ def crawl_findings(frame, place_file: PlaceFile | None) -> list[Finding]:
         repeats.empty,
         f"{len(repeats)} repeated: " + "; ".join(
             f"{unit} {int(r.source_row)} repeats {unit} {int(r.duplicate_of_row)} ({r.name})"
-            for r in repeats.head(10).itertuples()) if len(repeats) else "none"))
+            for r in repeats.head(10).itertuples()) + ("; ..." if len(repeats) > 10 else "") if len(repeats) else "none"))
     outside = frame[frame["out_of_area"].astype(bool)]
     share = len(outside) / len(frame) if len(frame) else 0.0
     lines = ", ".join(str(int(row)) for row in outside["source_row"].head(10))
