@@ -22,6 +22,9 @@ Workarounds, each pinned by a test in `tests/integration/test_warehouse.py`:
 - `CLUSTER BY` and column `OPTIONS(description=...)` in DDL, and a table expiration set through
   the API, are accepted but dropped by the emulator; they are kept for real BigQuery, and
   nothing local depends on them.
+- `ALTER TABLE ... ADD COLUMN` on the emulator adds the column to the stored rows but not to
+  the table's schema (one ALTER per statement, too): `add_columns` then adds it to the schema
+  through the API, which real BigQuery had already done.
 """
 
 from __future__ import annotations
@@ -244,6 +247,27 @@ class Warehouse:
 
     def column_names(self, table_id: str) -> list[str]:
         return [field.name for field in self.client.get_table(table_id).schema]
+
+    def add_columns(self, table_id: str, columns: Mapping[str, str]) -> list[str]:
+        """Add the columns (name -> type, NULLABLE) that a table created before them lacks, so an
+        older warehouse keeps working after a release adds columns; returns the names added."""
+        from google.cloud import bigquery
+
+        present = set(self.column_names(table_id))
+        missing = {name: kind for name, kind in columns.items() if name not in present}
+        for name, kind in missing.items():
+            if not _IDENTIFIER.fullmatch(name) or not re.fullmatch(r"[A-Z0-9]+", kind):
+                raise WarehouseError(f"add_columns: {name!r} {kind!r} is not a plain column name and type")
+            self.run(f"ALTER TABLE `{table_id}` ADD COLUMN IF NOT EXISTS {name} {kind}", source=f"add {table_id}.{name}")
+        table = self.client.get_table(table_id) if missing else None
+        absent = [bigquery.SchemaField(name, kind) for name, kind in missing.items()
+                  if table and name not in {field.name for field in table.schema}]
+        if absent:
+            table.schema = [*table.schema, *absent]
+            self.client.update_table(table, ["schema"])
+        if missing:
+            log.info("added to %s the columns %s", table_id, ", ".join(missing))
+        return list(missing)
 
     def drop_table(self, table_id: str) -> None:
         self.client.delete_table(table_id, not_found_ok=True)

@@ -84,7 +84,7 @@ def test_every_task_reports_to_operations_and_the_narrow_resources_have_pools(da
             assert task.on_failure_callback in (task_failed, [task_failed]), f"{dag.dag_id}.{task.task_id}"
             assert task.on_success_callback in (task_succeeded, [task_succeeded]), f"{dag.dag_id}.{task.task_id}"
     pools = {(dag.dag_id, task.task_id): task.pool for dag in dagbag.dags.values() for task in dag.tasks}
-    assert pools[("places_refresh", "scrape_kt_stores")] == pools[("places_refresh", "scrape_learning_centers")] \
+    assert pools[("places_refresh", "land_kt_stores")] == pools[("places_refresh", "land_learning_centers")] \
         == "places_scraping"
     assert pools[("senior_outreach", "send_messages")] == "sms_sending"
 

@@ -146,7 +146,7 @@ def test_a_place_that_cannot_be_located_is_held_back_and_counted(seeded):
 def test_the_geocode_cache_table_answers_each_address_once(warehouse):
     from retention.places.geocode import Gazetteer
     from retention.places.online import OnlineResult, geocode_places
-    from retention.places.refresh import WarehouseGeocodeCache
+    from retention.places.geocode_cache import WarehouseGeocodeCache
 
     class CountingGeocoder:
         """Stands in for Kakao (the service, not the thing under test): answers from a table."""

@@ -95,6 +95,29 @@ def test_emulator_drops_column_descriptions_given_in_ddl(warehouse):
     assert warehouse.client.get_table(table).schema[0].description is None
 
 
+def test_emulator_alter_table_adds_a_column_to_the_rows_but_not_to_the_schema(warehouse):
+    table = warehouse.table_id("core", "altered")
+    warehouse.run(f"CREATE TABLE `{table}` (a STRING)")
+    warehouse.run(f"INSERT INTO `{table}` (a) VALUES ('old')")
+    warehouse.run(f"ALTER TABLE `{table}` ADD COLUMN IF NOT EXISTS b STRING")
+    assert warehouse.rows(f"SELECT * FROM `{table}`") == [{"a": "old", "b": None}]
+    assert warehouse.column_names(table) == ["a"]
+
+
+def test_add_columns_upgrades_an_older_table_once_and_its_rows_stay(warehouse):
+    table = warehouse.table_id("core", "upgraded")
+    warehouse.run(f"CREATE TABLE `{table}` (a STRING)")
+    warehouse.run(f"INSERT INTO `{table}` (a) VALUES ('old')")
+    assert warehouse.add_columns(table, {"a": "STRING", "b": "STRING", "c": "INT64"}) == ["b", "c"]
+    assert warehouse.add_columns(table, {"b": "STRING", "c": "INT64"}) == []
+    assert warehouse.column_names(table) == ["a", "b", "c"]
+    warehouse.replace_rows(table, [{"a": "new", "b": "x", "c": 1}], {"a": "new"})
+    assert warehouse.rows(f"SELECT * FROM `{table}` ORDER BY a") == [
+        {"a": "new", "b": "x", "c": 1}, {"a": "old", "b": None, "c": None}]
+    with pytest.raises(WarehouseError, match="not a plain column name"):
+        warehouse.add_columns(table, {"d; DROP": "STRING"})
+
+
 def test_replace_rows_leaves_no_staging_table(warehouse):
     target = warehouse.table_id("core", "replaced")
     warehouse.run(f"CREATE TABLE `{target}` (week DATE, name STRING)")

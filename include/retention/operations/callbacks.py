@@ -42,8 +42,8 @@ ROW_COUNTS: dict[str, Callable[[Any], tuple[int | None, int | None]]] = {
     "churn_weekly.score_customers": _read_written("rows", "rows"),
     "churn_weekly.publish_scores": _read_written(None, "customers"),
     # places_refresh: places read from a site and landed, then published.
-    "places_refresh.scrape_kt_stores": _read_written("rows", "rows"),
-    "places_refresh.scrape_learning_centers": _read_written("rows", "rows"),
+    "places_refresh.land_kt_stores": _read_written("rows", "rows"),
+    "places_refresh.land_learning_centers": _read_written("rows", "rows"),
     "places_refresh.publish_kt_stores": _read_written(None, "rows"),
     "places_refresh.publish_learning_centers": _read_written(None, "rows"),
     # senior_outreach: seniors considered and decisions recorded; messages queued, sent, checked.

@@ -114,11 +114,15 @@ def render_places_map(places, month: dt.date) -> bytes:
         plt.close(figure)
 
 
+_ORIGIN_NAMES = {"bundled_crawl": "bundled 2023 crawl", "owner_file": "the owner's file", "live_scrape": "live scrape"}
+
+
 def _provenance(places, month: dt.date) -> str:
     lines = []
     for source, group in places.groupby("source"):
         crawl = group["crawl_date"].max()
-        origin = "bundled 2023 crawl" if (group["origin"] == "bundled_crawl").all() else "live scrape"
+        # One source's places of a month come from one crawl, so from one origin.
+        origin = _ORIGIN_NAMES.get(group["origin"].iloc[0], group["origin"].iloc[0])
         lines.append(f"{SOURCE_NAMES.get(source, source)}: crawl of {crawl:%Y-%m} ({origin}), {len(group)} places")
     precision = places["geocode_precision"].value_counts()
     located = ", ".join(f"{count} at {level} precision" for level, count in precision.items())

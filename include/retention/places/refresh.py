@@ -1,11 +1,12 @@
 """The monthly places refresh, one source at a time: land, prepare, validate, publish.
 
-Write-audit-publish, like the weekly files: a crawl (live scrape or the bundled 2023 crawl)
-is landed as shown in `raw.place_crawls`; prepared (address normalised, district and legal
-dong, a position) in `raw.places_prepared`; checked by the Great Expectations suite `places`
-(results and quarantined rows in `ops`); and only then published to `core.places` as the
-source's current version, the previous one kept with its `valid_to`. Every step replaces the
-rows of its (source, crawl month): a re-run of the month gives the same tables.
+Write-audit-publish, like the weekly files: a crawl (live scrape, the owner's file for the
+month, see `files`, or the bundled 2023 crawl) is landed as shown in `raw.place_crawls`;
+prepared (address normalised, district and legal dong, a position) in `raw.places_prepared`;
+checked by the Great Expectations suite `places` (results and quarantined rows in `ops`); and
+only then published to `core.places` as the source's current version, the previous one kept
+with its `valid_to`. Every step replaces the rows of its (source, crawl month): a re-run of the
+month gives the same tables.
 
 Until a live crawl of a source has been published, `core.places` holds the bundled crawl
 (`seed_bundled_places`), so outreach always has places to point to; a failed or refused
@@ -25,7 +26,6 @@ from retention.places.bundled import BUNDLED_CRAWL_DATE, bundled_places
 from retention.places.model import DIGITAL_LEARNING_CENTERS, KT_STORE_FINDER, ScrapedPlace
 from retention.quality import records
 from retention.quality.gates import DataQualityError, SuiteContext, Thresholds, summary_table, validate
-from retention.quality.suites import get_suite
 from retention.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,8 @@ PLACE_TYPES = {
     "디지털 배움터": "digital_learning_center",
 }
 _ID_PREFIX = {KT_STORE_FINDER: "kt", DIGITAL_LEARNING_CENTERS: "dlc"}
+# Every venue of the learning-centre list is one type; its files have no type column.
+_DEFAULT_TYPE_LABEL = {DIGITAL_LEARNING_CENTERS: "디지털 배움터"}
 # An address that names another city or province: the site listed it under Seoul (the 2023 KT
 # crawl has four, in 속초, 시흥 and 인천). Kept and counted, never published: the outreach is
 # for Seoul. An address naming no city at all is not assumed elsewhere; validation judges it.
@@ -58,9 +60,12 @@ TABLE_DDL = (
 
 
 def ensure_tables(warehouse: Warehouse) -> None:
+    from retention.places.files import add_file_columns
+
     warehouse.ensure_datasets()
     for path in (*TABLE_DDL, *records.TABLE_DDL):
         warehouse.run_file(path)
+    add_file_columns(warehouse)
 
 
 # -- land ------------------------------------------------------------------------------------
@@ -139,13 +144,19 @@ def scrape_and_land(
                       crawled_at=crawled_at)
 
 
-def latest_landed_crawl(warehouse: Warehouse, source: str, crawl_date: dt.date) -> dict | None:
-    """The crawl of `source` landed last for the month, as `land_crawl` described it."""
+def latest_landed_crawl(
+    warehouse: Warehouse, source: str, crawl_date: dt.date, *, origin: str | None = None, crawl_id: str | None = None
+) -> dict | None:
+    """The crawl of `source` landed last for the month (of that origin, or that id), as
+    `land_crawl` described it."""
+    filters = {"origin": origin, "crawl_id": crawl_id}
+    where = "".join(f" AND {column} = @{column}" for column, value in filters.items() if value is not None)
     rows = warehouse.rows(
         "SELECT crawl_id, ANY_VALUE(origin) AS origin, COUNT(*) AS n, MAX(loaded_at) AS loaded_at "
-        "FROM `{{ raw }}.place_crawls` WHERE crawl_date = @d AND source = @source "
+        f"FROM `{{{{ raw }}}}.place_crawls` WHERE crawl_date = @d AND source = @source{where} "
         "GROUP BY crawl_id ORDER BY loaded_at DESC LIMIT 1",
-        {"d": crawl_date, "source": source}, source="raw.place_crawls",
+        {"d": crawl_date, "source": source, **{k: v for k, v in filters.items() if v is not None}},
+        source="raw.place_crawls",
     )
     if not rows:
         return None
@@ -162,6 +173,7 @@ def prepare_crawl(warehouse: Warehouse, source: str, crawl_date: dt.date, crawl_
 
     from retention.places.addresses import parse_address
     from retention.places.geocode import Gazetteer
+    from retention.places.geocode_cache import WarehouseGeocodeCache
     from retention.places.online import geocode_places, online_geocoder_from_env
 
     crawl = warehouse.dataframe(
@@ -176,7 +188,8 @@ def prepare_crawl(warehouse: Warehouse, source: str, crawl_date: dt.date, crawl_
             "clear the run from its scrape or seed task"
         )
     gazetteer = Gazetteer.bundled()
-    parsed = [parse_address(address or "", gazetteer) for address in crawl["address"]]
+    # A file without an address column lands NULLs, which pandas reads back as NaN.
+    parsed = [parse_address(address if isinstance(address, str) else "", gazetteer) for address in crawl["address"]]
     # The cache is read even without a geocoder key: positions resolved online in earlier
     # months stay, rather than falling back to district centroids when a key is removed.
     geocodes = geocode_places(
@@ -184,10 +197,12 @@ def prepare_crawl(warehouse: Warehouse, source: str, crawl_date: dt.date, crawl_
         cache=WarehouseGeocodeCache(warehouse),
     )
     prepared_at = dt.datetime.now(dt.UTC)
+    listed = crawl.to_dict("records")
+    place_ids = _place_ids(source, [_clean(record["name"]) for record in listed], parsed)
     rows, seen = [], {}
-    for record, address in zip(crawl.to_dict("records"), parsed, strict=True):
+    for record, address, place_id in zip(listed, parsed, place_ids, strict=True):
         name = _clean(record["name"])
-        place_id = f"{_ID_PREFIX[source]}:{name}" if name else None
+        type_label = _clean(record["type_label"]) or _DEFAULT_TYPE_LABEL.get(source)
         key = (place_id, address.normalised)
         duplicate_of = seen.get(key)
         seen.setdefault(key, record["source_row"])
@@ -197,8 +212,8 @@ def prepare_crawl(warehouse: Warehouse, source: str, crawl_date: dt.date, crawl_
             "crawl_date": crawl_date, "source": source, "crawl_id": crawl_id, "source_row": record["source_row"],
             "place_id": place_id, "duplicate_of_row": duplicate_of,
             "out_of_area": not address.in_seoul and bool(_OTHER_REGION.match(address.normalised)),
-            "place_type": PLACE_TYPES.get(_clean(record["type_label"]) or ""),
-            "type_label": record["type_label"], "name": name, "address": _clean(record["address"]),
+            "place_type": PLACE_TYPES.get(type_label or "") or PLACE_TYPES.get(f"[{type_label}]"),
+            "type_label": type_label, "name": name, "address": _clean(record["address"]),
             "address_normalised": address.normalised or None, "address_truncated": address.truncated,
             "district": address.district, "district_code": address.district_code,
             "dong": address.dong, "dong_code": address.dong_code,
@@ -207,6 +222,8 @@ def prepare_crawl(warehouse: Warehouse, source: str, crawl_date: dt.date, crawl_
             "geocode_method": geocode.method if geocode else None,
             "phone": _clean(record["phone"]), "detail_url": _clean(record["detail_url"]),
             "origin": record["origin"], "crawled_at": record["crawled_at"], "prepared_at": prepared_at,
+            "source_uri": _clean(record["source_uri"]) or _clean(record["base_url"]),
+            "file_error": _clean(record["file_error"]),
         })
     warehouse.replace_rows(
         warehouse.table_id("raw", "places_prepared"), rows,
@@ -218,12 +235,27 @@ def prepare_crawl(warehouse: Warehouse, source: str, crawl_date: dt.date, crawl_
     ]
     duplicates, out_of_area = int(frame["duplicate_of_row"].notna().sum()), int(frame["out_of_area"].sum())
     if duplicates:
-        log.warning("%s: %s rows list a place already listed earlier in the crawl (kept in raw, published once)",
-                    crawl_id, duplicates)
+        repeats = frame[frame["duplicate_of_row"].notna()]
+        log.warning("%s: %s rows list a place already listed earlier in the crawl (kept in raw, published once): %s",
+                    crawl_id, duplicates, "; ".join(f"row {r.source_row} repeats row {int(r.duplicate_of_row)} ({r.name})"
+                                                    for r in repeats.itertuples()))
     if out_of_area:
         log.warning("%s: %s places are outside Seoul by their address (kept in raw.places_prepared, not published): %s",
                     crawl_id, out_of_area, "; ".join(frame.loc[frame["out_of_area"], "address"]))
     return frame
+
+
+def _place_ids(source: str, names: list[str | None], parsed: list) -> list[str | None]:
+    """`kt:<name>`; a name two districts share in one crawl gets its district, `kt:<name> (강남구)`:
+    they are two places (a store name is unique within a district, not across Seoul)."""
+    districts: dict[str, set] = {}
+    for name, address in zip(names, parsed, strict=True):
+        districts.setdefault(name, set()).add(address.district)
+    return [
+        None if not name else f"{_ID_PREFIX[source]}:{name}" + (
+            f" ({address.district or '?'})" if len(districts[name]) > 1 else "")
+        for name, address in zip(names, parsed, strict=True)
+    ]
 
 
 def _clean(value) -> str | None:
@@ -231,45 +263,6 @@ def _clean(value) -> str | None:
         return None
     text = " ".join(str(value).split())
     return text or None
-
-
-class WarehouseGeocodeCache:
-    """`core.geocode_cache`: what an online geocoder answered, by normalised address."""
-
-    def __init__(self, warehouse: Warehouse) -> None:
-        self.warehouse = warehouse
-        self.table_id = warehouse.table_id("core", "geocode_cache")
-
-    def lookup(self, addresses: list[str]) -> dict:
-        from retention.places.geocode import Geocode
-
-        if not addresses:
-            return {}
-        rows = self.warehouse.rows(
-            "SELECT * FROM `{{ core }}.geocode_cache` WHERE address_normalised IN UNNEST(@addresses)",
-            {"addresses": sorted(set(addresses))}, source="core.geocode_cache",
-        )
-        return {
-            row["address_normalised"]: Geocode(
-                latitude=row["latitude"], longitude=row["longitude"], precision=row["precision"], method=row["method"],
-                district_code=row["district_code"], dong_code=row["dong_code"],
-            )
-            for row in rows
-        }
-
-    def store(self, results: dict) -> None:
-        """Add or refresh the given answers in one MERGE (a few dozen addresses a month)."""
-        if not results:
-            return
-        now = dt.datetime.now(dt.UTC)
-        rows = [
-            {"address_normalised": address, "latitude": geocode.latitude, "longitude": geocode.longitude,
-             "precision": geocode.precision, "method": geocode.method, "district_code": geocode.district_code,
-             "dong_code": geocode.dong_code, "resolved_at": now}
-            for address, geocode in results.items()
-        ]
-        with self.warehouse.staged_rows(self.table_id, rows) as staged_id:
-            self.warehouse.run_file("core/geocode_cache/store.sql", identifiers={"staged": staged_id.rsplit(".", 1)[1]})
 
 
 # -- validate and publish ---------------------------------------------------------------------
@@ -284,12 +277,16 @@ def validate_crawl(
 ) -> dict:
     """Prepare and check a landed crawl; record the results in `ops`. Raises DataQualityError
     (after recording) when it must not replace the published places."""
+    from retention.places.files import landed_place_file
+    from retention.quality.suites.places import suite_for
+
     frame = prepare_crawl(warehouse, source, crawl_date, crawl_id)
     previous = current_count(warehouse, source)
     context = SuiteContext(thresholds=Thresholds.from_env(), snapshot_date=crawl_date,
                            previous_row_count=previous or None)
-    suite = get_suite(SUITE)
-    where = f"{source} crawl {crawl_id}"
+    place_file = landed_place_file(warehouse, source, crawl_date, crawl_id)
+    suite = suite_for(frame, place_file)
+    where = f"{source} crawl {crawl_id}" + (f" (file {place_file.source_uri})" if place_file else "")
     report = validate(frame, suite, context, source=where)
     records.record(warehouse, report, frame, snapshot_date=crawl_date, load_id=crawl_id, source_uri=where,
                    dag_run_id=dag_run_id)
@@ -301,7 +298,10 @@ def validate_crawl(
     if report.decision == "publish_with_warnings":
         log.warning(report.message)
     return {"decision": report.decision, "rows_quarantined": report.rows_quarantined,
-            "duplicates": int(frame["duplicate_of_row"].notna().sum()), "out_of_area": int(frame["out_of_area"].sum()),
+            "duplicates": int(frame["duplicate_of_row"].notna().sum()),
+            "repeated": [{"row": int(r["source_row"]), "first_row": int(r["duplicate_of_row"]), "name": r["name"]}
+                         for r in frame[frame["duplicate_of_row"].notna()].to_dict("records")],
+            "out_of_area": int(frame["out_of_area"].sum()),
             "dong_precision_share": round(dong_share, 4),
             "message": report.message}
 

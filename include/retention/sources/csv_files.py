@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,19 +57,27 @@ def snake_case(name: str) -> str:
 
 def weekly_file(location: str, name: str, snapshot_date: dt.date) -> str:
     """`<location>/<name>_<YYYY-MM-DD>.csv`, for a landing folder or a `gs://` prefix."""
-    file_name = f"{name}_{snapshot_date.isoformat()}.csv"
+    return landing_file(location, f"{name}_{snapshot_date.isoformat()}.csv")
+
+
+def landing_file(location: str, file_name: str) -> str:
+    """`<location>/<file_name>`, for a landing folder or a `gs://` prefix."""
     if location.startswith("gs://"):
         return f"{location.rstrip('/')}/{file_name}"
     return str(Path(location) / file_name)
 
 
-def read_csv_file(uri: str) -> CsvFile:
+def read_csv_file(uri: str, *, column_name: Callable[[str], str] = snake_case) -> CsvFile:
     data = _read_bytes(uri)
     text, encoding = decode(data, uri)
-    return read_csv_text(text, uri, hashlib.sha256(data).hexdigest(), encoding)
+    return read_csv_text(text, uri, hashlib.sha256(data).hexdigest(), encoding, column_name=column_name)
 
 
-def read_csv_text(text: str, uri: str, sha256: str, encoding: str = "utf-8") -> CsvFile:
+def read_csv_text(
+    text: str, uri: str, sha256: str, encoding: str = "utf-8", *, column_name: Callable[[str], str] = snake_case
+) -> CsvFile:
+    """`column_name` says what a header means; two headers meaning the same column are refused
+    (snake_case for the weekly files; the places files map Hangul headers their own way)."""
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
@@ -76,7 +85,7 @@ def read_csv_text(text: str, uri: str, sha256: str, encoding: str = "utf-8") -> 
         raise SourceFileError(f"{uri} is empty: expected a CSV header line and data rows") from None
     except csv.Error as error:
         raise SourceFileError(f"{uri}: the header line is not valid CSV ({error})") from None
-    names = [snake_case(h) for h in header]
+    names = [column_name(h) for h in header]
     clashes = sorted({n for n in names if names.count(n) > 1})
     if clashes:
         raise SourceFileError(
@@ -107,8 +116,10 @@ def decode(data: bytes, uri: str) -> tuple[str, str]:
         try:
             return data.decode("cp949"), "cp949"
         except UnicodeDecodeError:
+            line = data.count(b"\n", 0, utf8_error.start) + 1
             raise SourceFileError(
-                f"{uri} is neither UTF-8 nor CP949/EUC-KR text (first bad byte at offset {utf8_error.start}): "
+                f"{uri} is neither UTF-8 nor CP949/EUC-KR text (first bad byte at offset {utf8_error.start}, "
+                f"line {line}): "
                 "re-export the file as UTF-8 CSV"
             ) from None
 

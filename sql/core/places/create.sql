@@ -21,13 +21,14 @@ CREATE TABLE IF NOT EXISTS `{{ core }}.places` (
   geocode_method STRING NOT NULL OPTIONS(description = 'offline_polygons, or the online geocoder that resolved it.'),
   phone STRING OPTIONS(description = 'Phone as shown; NULL when the site gives none.'),
   detail_url STRING,
-  origin STRING NOT NULL OPTIONS(description = 'live_scrape, or bundled_crawl (the 2023 crawl shipped with the project).'),
+  origin STRING NOT NULL OPTIONS(description = 'live_scrape, owner_file (the month\'s file from KT or the programme), or bundled_crawl (the 2023 crawl shipped with the project).'),
   crawl_date DATE NOT NULL OPTIONS(description = 'Month of the crawl this version comes from.'),
   crawl_id STRING NOT NULL,
   crawled_at TIMESTAMP NOT NULL,
   valid_from DATE NOT NULL OPTIONS(description = 'First day this version is the published one (its crawl month).'),
   valid_to DATE OPTIONS(description = 'Month of the next published crawl of the source; NULL for the current places.'),
-  published_at TIMESTAMP NOT NULL
+  published_at TIMESTAMP NOT NULL,
+  source_uri STRING OPTIONS(description = 'The file this version came from (origin owner_file), or the start page of the scrape; NULL for the bundled crawl.')
 )
 CLUSTER BY source, place_type
 OPTIONS (description = 'Places the outreach points seniors to (디지털 배움터 venues, KT stores), geocoded, every published crawl kept. Written by places_refresh.')

@@ -14,7 +14,7 @@ USING (
     prepared.latitude, prepared.longitude,
     CONCAT(FORMAT('%.6f', prepared.latitude), ',', FORMAT('%.6f', prepared.longitude)) AS location,
     prepared.geocode_precision, prepared.geocode_method, prepared.phone, prepared.detail_url, prepared.origin,
-    prepared.crawl_date, prepared.crawl_id, prepared.crawled_at
+    prepared.crawl_date, prepared.crawl_id, prepared.crawled_at, prepared.source_uri
   FROM `{{ raw }}.places_prepared` AS prepared
   LEFT JOIN `{{ ops }}.quarantine` AS quarantined
     ON quarantined.suite = 'places'
@@ -33,9 +33,10 @@ WHEN NOT MATCHED BY SOURCE AND target.source = @source AND target.crawl_date < @
 WHEN NOT MATCHED THEN
   INSERT (place_id, source, place_type, type_label, name, address, address_normalised, district, district_code,
           dong, dong_code, latitude, longitude, location, geocode_precision, geocode_method, phone, detail_url,
-          origin, crawl_date, crawl_id, crawled_at, valid_from, valid_to, published_at)
+          origin, crawl_date, crawl_id, crawled_at, valid_from, valid_to, published_at, source_uri)
   VALUES (cleaned.place_id, cleaned.source, cleaned.place_type, cleaned.type_label, cleaned.name, cleaned.address,
           cleaned.address_normalised, cleaned.district, cleaned.district_code, cleaned.dong, cleaned.dong_code,
           cleaned.latitude, cleaned.longitude, cleaned.location, cleaned.geocode_precision, cleaned.geocode_method,
           cleaned.phone, cleaned.detail_url, cleaned.origin, cleaned.crawl_date, cleaned.crawl_id,
-          cleaned.crawled_at, cleaned.crawl_date, NULLIF(@next_crawl_date, DATE '9999-12-31'), @published_at)
+          cleaned.crawled_at, cleaned.crawl_date, NULLIF(@next_crawl_date, DATE '9999-12-31'), @published_at,
+          cleaned.source_uri)

@@ -7,7 +7,7 @@ CREATE TABLE IF NOT EXISTS `{{ raw }}.places_prepared` (
   crawl_id STRING NOT NULL,
   source_row INT64 NOT NULL,
   place_id STRING OPTIONS(description = 'Stable key: source prefix and the place name as listed (kt:…, dlc:…); one venue id can serve two venues on the site.'),
-  duplicate_of_row INT64 OPTIONS(description = 'Set when the same place was already listed earlier in the crawl.'),
+  duplicate_of_row INT64 OPTIONS(description = 'Set when the same place was already listed earlier in the crawl: that row (for a file, its line).'),
   out_of_area BOOL OPTIONS(description = 'The address names a city or province other than Seoul (the site listed it anyway).'),
   place_type STRING OPTIONS(description = 'kt_agency, kt_plaza, kt_experience_plaza or digital_learning_center.'),
   type_label STRING,
@@ -27,7 +27,9 @@ CREATE TABLE IF NOT EXISTS `{{ raw }}.places_prepared` (
   detail_url STRING,
   origin STRING NOT NULL,
   crawled_at TIMESTAMP NOT NULL,
-  prepared_at TIMESTAMP NOT NULL
+  prepared_at TIMESTAMP NOT NULL,
+  source_uri STRING OPTIONS(description = 'The file the place came from, or the start page of the scrape.'),
+  file_error STRING OPTIONS(description = 'Set when the file line has more or fewer fields than the header.')
 )
 PARTITION BY crawl_date
 CLUSTER BY source
