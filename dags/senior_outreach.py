@@ -70,7 +70,7 @@ def _transport_and_clock():
     """The SMS transport and the outreach clock; settings that contradict each other (a
     simulated clock or the placeholder opt-out number with Twilio) fail the task at once: no
     retry can fix them."""
-    from retention.outreach.outbox import transport_and_clock
+    from retention.outreach.transport_setup import transport_and_clock
     from retention.task_errors import fail_fast_on_bad_data
 
     with fail_fast_on_bad_data():

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from retention.config import LAYERS, Settings
 from retention.outreach.message import DEMO_OPT_OUT_NUMBER
-from retention.outreach.outbox import SIMULATED_NOW_ENV
+from retention.outreach.transport_setup import SIMULATED_NOW_ENV
 from retention.emulator import LOCAL_STATE_DIR, LocalBigQuery
 from retention.local_airflow import airflow_environment, airflow_ui, backfill, create_pools, run_airflow
 
