@@ -42,11 +42,12 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest
 
-# Airflow (API server with the UI, scheduler, DAG processor, triggerer) on the same DAGs and emulator.
+# Airflow (API server with the UI, scheduler, DAG processor, triggerer) on the same DAGs and emulator,
+# on 127.0.0.1 only (RETENTION_AIRFLOW_HOST to widen it; docs/operator_runbook.md).
 airflow-ui: setup
 	$(BIN)/python -m retention.local airflow-ui
 
-# With `make airflow-ui` running: backfill a range of weeks through its scheduler.
+# With `make airflow-ui` running: backfill a range of weeks through its scheduler (refused without one).
 # make backfill FROM=2026-11-02 TO=2026-11-23 [DAG=telco_ingest]
 DAG ?= telco_ingest
 backfill: setup

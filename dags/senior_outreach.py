@@ -34,8 +34,15 @@ messaged.
 - `queue_messages`, *RETENTION_SMS_OPT_OUT_NUMBER is not set* / *ComplianceError* / *TemplateError*:
   set the number, or fix the template the message names; *Clear*.
 - `queue_messages`, *no published ... in core.places*: run `places_refresh`, *Clear*.
+- any task, *RETENTION_OUTREACH_SIMULATED_NOW is set but SMS go out through twilio* (or the
+  placeholder opt-out number with Twilio): not retried; unset the variable (or set the real
+  number) in the workers' environment, *Clear*.
 - `send_messages`, *the provider is not taking messages now*: retried by Airflow; messages stay
   queued (or in `sending`, reconciled by the next attempt). Persisting: check Twilio's status page.
+- `send_messages` green with a `sending_unconfirmed` warning (`ops.alerts`, the log, the result's
+  `waiting_for_lease`): messages wait in `sending` for their lease (a timeout Twilio did not
+  answer, or a sender that stopped); the warning says when the first send run will reconcile
+  them. Nothing to do unless they are still in `sending` after that run.
 - `send_messages`, *Fix the sender in the Airflow connection*: credentials, sender or region are
   wrong (not retried). Fix connection `twilio_default`, *Clear*: everything is still queued.
 - `check_delivery`: the provider's message; *Clear* (the next hourly run checks again anyway).
@@ -49,6 +56,7 @@ from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, get_curr
 from retention.assets import CHURN_SCORES
 from retention.operations import task_defaults
 from retention.operations.deadlines import sms_deadline
+from retention.outreach.quiet_hours import SEND_RUNS_CRON
 
 
 def _is_backfill() -> bool:
@@ -56,6 +64,17 @@ def _is_backfill() -> bool:
     they record the audience and queue, and leave sending and delivery to the regular runs."""
     run = get_current_context()["dag_run"]
     return getattr(run.run_type, "value", run.run_type) == "backfill"
+
+
+def _transport_and_clock():
+    """The SMS transport and the outreach clock; settings that contradict each other (a
+    simulated clock or the placeholder opt-out number with Twilio) fail the task at once: no
+    retry can fix them."""
+    from retention.outreach.transport_setup import transport_and_clock
+    from retention.task_errors import fail_fast_on_bad_data
+
+    with fail_fast_on_bad_data():
+        return transport_and_clock()
 
 
 def _weeks() -> list:
@@ -71,7 +90,7 @@ def _weeks() -> list:
 
 @dag(
     schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable("0 8-20 * * *", timezone="Asia/Seoul"), assets=[CHURN_SCORES]
+        timetable=CronTriggerTimetable(SEND_RUNS_CRON, timezone="Asia/Seoul"), assets=[CHURN_SCORES]
     ),
     start_date=pendulum.datetime(2026, 1, 5, tz="Asia/Seoul"),
     catchup=False,
@@ -86,12 +105,11 @@ def senior_outreach():
     def decide_audience() -> list[dict]:
         from retention.outreach.audience import AudienceSettings
         from retention.outreach.campaign import QueueSettings, decide_audience, ensure_tables
-        from retention.outreach.outbox import transport_and_clock
         from retention.warehouse import Warehouse
 
         warehouse, settings, queue_settings = Warehouse.connect(), AudienceSettings.from_env(), QueueSettings.from_env()
         ensure_tables(warehouse)
-        clock = transport_and_clock()[1]
+        clock = _transport_and_clock()[1]
         return [decide_audience(warehouse, week, settings, now=clock(), queue_settings=queue_settings)
                 for week in _weeks()]
 
@@ -102,14 +120,13 @@ def senior_outreach():
         from retention.outreach.audience import AudienceSettings
         from retention.outreach.campaign import QueueSettings, published_places, queue_messages
         from retention.outreach.message import MessageSettings
-        from retention.outreach.outbox import transport_and_clock
         from retention.places.geocode import Gazetteer
         from retention.task_errors import fail_fast_on_bad_data
         from retention.warehouse import Warehouse
 
         if not audiences:
             return []
-        warehouse, clock = Warehouse.connect(), transport_and_clock()[1]
+        warehouse, clock = Warehouse.connect(), _transport_and_clock()[1]
         campaign = AudienceSettings.from_env().campaign_id
         queued = []
         with fail_fast_on_bad_data(ValueError, LookupError):
@@ -128,33 +145,38 @@ def senior_outreach():
     def send_messages(queued: list[dict]) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
+        from retention.operations.alerts import warn_operators
         from retention.outreach.audience import AudienceSettings
         from retention.outreach.campaign import ensure_tables
-        from retention.outreach.outbox import OutboxSettings, SendingStopped, send_pending, transport_and_clock
+        from retention.outreach.outbox import OutboxSettings, SendingStopped, lease_warning, send_pending
         from retention.warehouse import Warehouse
 
         if _is_backfill():
             return {"skipped": "a backfill run queues only; the hourly runs send"}
         warehouse = Warehouse.connect()
         ensure_tables(warehouse)
-        transport, clock = transport_and_clock()
+        transport, clock = _transport_and_clock()
         try:
-            return send_pending(warehouse, transport, AudienceSettings.from_env().campaign_id, clock=clock,
-                                settings=OutboxSettings.from_env())
+            summary = send_pending(warehouse, transport, AudienceSettings.from_env().campaign_id, clock=clock,
+                                   settings=OutboxSettings.from_env())
         except SendingStopped as stopped:
             if stopped.retry:
                 raise
             raise AirflowFailException(str(stopped)) from stopped
+        # Green, but not done: messages wait in `sending` for their lease (README, "Operations").
+        if (warning := lease_warning(summary)) is not None:
+            warn_operators(get_current_context(), "sending_unconfirmed", warning)
+        return summary
 
     @task
     def check_delivery(sent: dict) -> dict:
         from retention.outreach.audience import AudienceSettings
-        from retention.outreach.outbox import check_delivery, transport_and_clock
+        from retention.outreach.outbox import check_delivery
         from retention.warehouse import Warehouse
 
         if _is_backfill():
             return {"skipped": "a backfill run queues only; the hourly runs follow deliveries"}
-        transport, clock = transport_and_clock()
+        transport, clock = _transport_and_clock()
         return check_delivery(Warehouse.connect(), transport, AudienceSettings.from_env().campaign_id, clock=clock)
 
     check_delivery(send_messages(queue_messages(decide_audience())))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from retention.local import airflow_environment
+from retention.local_airflow import airflow_environment
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="retention-test-airflow-"))
 os.environ.update(airflow_environment(_AIRFLOW_HOME))

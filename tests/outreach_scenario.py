@@ -62,11 +62,15 @@ def create_tables(warehouse) -> None:
     warehouse.run_file("core/customers/create.sql", identifiers={"core_table": "customers"})
     for path in ("core/contacts/create.sql", "ml/churn_scores/create.sql", "core/places/create.sql"):
         warehouse.run_file(path)
+    # The sender reads who is still a customer from core.customer_presence (a view over the raw
+    # landed rows, which these tests do not land): a table stands in for it.
+    warehouse.run("CREATE TABLE IF NOT EXISTS `{{ core }}.customer_presence` (snapshot_date DATE, customer_id STRING)")
     ensure_tables(warehouse)
 
 
 def publish_week(warehouse, week: dt.date, crowd: list[Person]) -> None:
-    """core.customers, core.contacts and ml.churn_scores of `week` for `crowd` (replacing the week)."""
+    """core.customers (and its presence), core.contacts and ml.churn_scores of `week` for `crowd`
+    (replacing the week)."""
     published = dt.datetime.combine(week, dt.time(1), dt.UTC)
     customers, contacts, scores = [], [], []
     for rank, person in enumerate(crowd, start=1):
@@ -92,7 +96,9 @@ def publish_week(warehouse, week: dt.date, crowd: list[Person]) -> None:
             "newly_at_risk": person.newly_at_risk, "previous_scored_week": week - dt.timedelta(weeks=1),
             "at_risk_threshold": 0.5, "scored_at": published,
         })
-    for table, rows in (("core.customers", customers), ("core.contacts", contacts), ("ml.churn_scores", scores)):
+    presence = [{"snapshot_date": week, "customer_id": person.customer_id} for person in crowd]
+    for table, rows in (("core.customers", customers), ("core.customer_presence", presence),
+                        ("core.contacts", contacts), ("ml.churn_scores", scores)):
         layer, name = table.split(".")
         warehouse.replace_rows(warehouse.table_id(layer, name), rows, {"snapshot_date": week})
 

@@ -10,6 +10,8 @@ and the synthetic weekly history as input (`RETENTION_TELCO_SNAPSHOT_SOURCE=synt
 contacts generated for each week's customers) unless those variables say otherwise. If an
 emulator already answers on that port (the UI command left running), the demo uses it
 instead of starting a second one on the same files. `RETENTION_LOCAL_DIR` moves `.local/`.
+The Airflow side of `airflow-ui` and `backfill` (where the UI listens, what it replays on
+start, when a backfill is refused) is `retention.local_airflow`.
 """
 
 from __future__ import annotations
@@ -19,16 +21,16 @@ import datetime as dt
 import logging
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from retention.config import LAYERS, PROJECT_ROOT, Settings
+from retention.config import LAYERS, Settings
 from retention.outreach.message import DEMO_OPT_OUT_NUMBER
-from retention.outreach.outbox import SIMULATED_NOW_ENV
+from retention.outreach.transport_setup import SIMULATED_NOW_ENV
 from retention.emulator import LOCAL_STATE_DIR, LocalBigQuery
+from retention.local_airflow import airflow_environment, airflow_ui, backfill, create_pools, run_airflow
 
 log = logging.getLogger("retention.local")
 
@@ -63,25 +65,6 @@ def step_environment(dag_id: str, day: dt.date) -> dict[str, str]:
     return {SIMULATED_NOW_ENV: f"{day.isoformat()}T10:00:00+09:00"}
 
 
-def airflow_environment(airflow_home: Path) -> dict[str, str]:
-    """Airflow settings for local runs: project DAGs, no examples, sized for 2 cores."""
-    return {
-        # `airflow standalone` starts its components as `airflow ...` from PATH: the project's
-        # virtual environment must come first even when it is not activated (make, CI).
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-        "AIRFLOW_HOME": str(airflow_home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        "AIRFLOW__SCHEDULER__PARSING_PROCESSES": "1",
-        "AIRFLOW__API__WORKERS": "1",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-    }
-
-
 @contextmanager
 def local_bigquery() -> Iterator[dict[str, str]]:
     """The persistent local BigQuery, reused if already running; yields its environment."""
@@ -95,25 +78,6 @@ def local_bigquery() -> Iterator[dict[str, str]]:
     with emulator:
         yield emulator.environment()
     print("Stopped the local BigQuery")
-
-
-def _run_airflow(args: list[str], env: dict[str, str], log_file: Path) -> int:
-    with log_file.open("w") as out:
-        return subprocess.call(
-            [str(Path(sys.executable).parent / "airflow"), *args], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-
-
-def create_pools(env: dict[str, str], logs: Path) -> bool:
-    """The pools the DAGs use (`retention.operations.POOLS`), created or updated in one call."""
-    import json
-
-    from retention.operations import POOLS
-
-    pools = logs / "pools.json"
-    pools.write_text(json.dumps({name: {"slots": slots, "description": about, "include_deferred": False}
-                                 for name, (slots, about) in POOLS.items()}))
-    return _run_airflow(["pools", "import", str(pools)], env, logs / "airflow-pools.log") == 0
 
 
 def monday_on_or_before(day: dt.date) -> dt.date:
@@ -142,14 +106,14 @@ def demo(weeks: int, last_week: dt.date) -> int:
             # (retention/operations/deadlines.py); the scheduler of `make airflow-ui` has them.
             "RETENTION_DEADLINE_ALERTS": "off",
         }
-        if _run_airflow(["db", "migrate"], env, logs / "airflow-db-migrate.log") != 0 or not create_pools(env, logs):
+        if run_airflow(["db", "migrate"], env, logs / "airflow-db-migrate.log") != 0 or not create_pools(env, logs):
             print(f"Airflow could not prepare its database; see {logs / 'airflow-db-migrate.log'}")
             return 1
         for dag_id, day in steps:
             log_file = logs / f"{dag_id}-{day}.log"
             print(f"  {dag_id:<18} {day}  ...", end="", flush=True)
-            code = _run_airflow(["dags", "test", dag_id, day.isoformat()], {**env, **step_environment(dag_id, day)},
-                                log_file)
+            code = run_airflow(["dags", "test", dag_id, day.isoformat()], {**env, **step_environment(dag_id, day)},
+                               log_file)
             if code != 0:
                 print(" FAILED")
                 print(_failure_excerpt(log_file))
@@ -299,123 +263,6 @@ def _tables_with_dates(warehouse) -> list[tuple[str, str | None]]:
             field = table.time_partitioning.field if table.time_partitioning else None
             found.append((table.full_table_id.replace(":", "."), field))
     return found
-
-
-AIRFLOW_PORT_VARIABLE = "RETENTION_AIRFLOW_PORT"
-DEFAULT_AIRFLOW_PORT = 8080
-
-
-def airflow_port() -> int:
-    """The API server's (and the UI's) port: `RETENTION_AIRFLOW_PORT`, default 8080."""
-    value = os.environ.get(AIRFLOW_PORT_VARIABLE, str(DEFAULT_AIRFLOW_PORT))
-    if not value.isdigit() or not 0 < int(value) < 65536:
-        raise SystemExit(f"{AIRFLOW_PORT_VARIABLE}={value!r} is not a port number: set it to e.g. 8080, or unset it")
-    return int(value)
-
-
-def api_server_environment(port: int) -> dict[str, str]:
-    """Where the API server listens, and the URL Airflow's own processes reach it at: task
-    workers call its execution API under `base_url`, which must name the same port."""
-    return {"AIRFLOW__API__PORT": str(port), "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}"}
-
-
-def _port_in_use(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def airflow_ui() -> int:
-    """Start the local BigQuery and `airflow standalone` on the project's DAGs until Ctrl-C."""
-    airflow_home = local_state_dir() / "airflow"
-    port = airflow_port()
-    if _port_in_use(port):
-        # Otherwise the API server fails on its own a minute later, in the middle of the log.
-        print(f"Port {port} is in use (another `make airflow-ui`?): stop that, or choose another port with "
-              f"{AIRFLOW_PORT_VARIABLE}=8081 make airflow-ui")
-        return 1
-    with local_bigquery() as bq_env:
-        env = {
-            **os.environ, **airflow_environment(airflow_home), **api_server_environment(port), **bq_env,
-            **input_environment(),
-        }
-        logs = local_state_dir() / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        # The pools the DAGs use must exist before the scheduler starts: a task in a missing
-        # pool is never scheduled.
-        if _run_airflow(["db", "migrate"], env, logs / "airflow-db-migrate.log") != 0 or not create_pools(env, logs):
-            print(f"Airflow could not prepare its database or pools; see {logs}")
-            return 1
-        print(
-            f"Starting Airflow on http://127.0.0.1:{port} (user admin). The password is printed below and kept in "
-            f"{airflow_home / 'simple_auth_manager_passwords.json.generated'}. Ctrl-C stops Airflow and the emulator."
-        )
-        # Its own process group: stopping this command stops the scheduler, API server and
-        # workers `airflow standalone` starts, not only standalone itself.
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "airflow"), "standalone"], env=env, start_new_session=True
-        )
-        try:
-            return process.wait()
-        except KeyboardInterrupt:
-            return 130
-        finally:
-            _stop_group(process)
-
-
-def _stop_group(process: subprocess.Popen) -> None:
-    """Stop `airflow standalone` and everything it started: its process group, then the task
-    processes, which Airflow puts in groups of their own (to signal a task's subprocesses), so
-    the group signal misses them and they would run on, orphaned, after Ctrl-C."""
-    import psutil
-
-    tree: dict[int, psutil.Process] = {}
-
-    def remember_tree() -> None:
-        try:
-            for child in psutil.Process(process.pid).children(recursive=True):
-                tree.setdefault(child.pid, child)
-        except psutil.NoSuchProcess:
-            pass
-
-    for sig, grace in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-        remember_tree()
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        remember_tree()  # a task started as the signal went out is still a child of its worker
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            continue
-        try:  # standalone gone: make sure its group is too
-            os.killpg(process.pid, 0)
-        except ProcessLookupError:
-            break
-    _, left = psutil.wait_procs(tree.values(), timeout=5)
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for leftover in left:
-            try:
-                leftover.send_signal(sig)
-            except psutil.NoSuchProcess:
-                pass
-        _, left = psutil.wait_procs(left, timeout=10)
-
-
-def backfill(dag_id: str, from_date: dt.date, to_date: dt.date) -> int:
-    """Ask the scheduler of the running `airflow-ui` to backfill a date range."""
-    env = {**os.environ, **airflow_environment(local_state_dir() / "airflow")}
-    # Weeks one at a time, in order: each week's checks compare it with the week before.
-    # Dates are Seoul days, so the Monday 04:00 KST run of `from_date` is inside the range.
-    command = [
-        str(Path(sys.executable).parent / "airflow"), "backfill", "create", "--dag-id", dag_id,
-        "--from-date", f"{from_date.isoformat()}T00:00:00+09:00", "--to-date", f"{to_date.isoformat()}T23:59:59+09:00",
-        "--reprocess-behavior", "completed", "--max-active-runs", "1",
-    ]
-    return subprocess.call(command, env=env)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,7 @@
 """The README's Airflow UI, as a user meets it: `python -m retention.local airflow-ui`, a real
 browser, every DAG listed, a telco_ingest run triggered by hand and watched until it succeeds,
-then Ctrl-C stops everything the command started.
+`make backfill` accepted by its scheduler, nothing of it listening beyond 127.0.0.1, then
+Ctrl-C stops everything the command started.
 
 The command runs with a local directory and ports of its own, so it never touches `.local/`
 or a `make airflow-ui` left running. Its DAGs are unpaused, so the scheduler also starts the
@@ -39,7 +40,7 @@ DOCS_SCREENSHOT = PROJECT_ROOT / "docs" / "airflow_ui_telco_ingest.png"
 
 # Generous for a 2-core machine: a fresh metadata database, four Airflow components and the
 # scheduled runs of every unpaused DAG all start at once.
-STARTUP_SECONDS = 240
+STARTUP_SECONDS = 480
 RUN_SECONDS = 300
 STOP_SECONDS = 90
 
@@ -47,11 +48,10 @@ STOP_SECONDS = 90
 class AirflowUI:
     """`python -m retention.local airflow-ui` as a child process group, stopped like Ctrl-C."""
 
-    def __init__(self, local_dir: Path, emulator_port: int, airflow_port: int, log_server_ports: tuple[int, int]):
+    def __init__(self, local_dir: Path, emulator_port: int, airflow_port: int):
         self.local_dir = local_dir
         self.emulator_port = emulator_port
         self.port = airflow_port
-        self.log_server_ports = log_server_ports
         self.url = f"http://127.0.0.1:{airflow_port}"
         self.log_path = local_dir.parent / "airflow-ui.log"
         self.process: subprocess.Popen | None = None
@@ -65,23 +65,27 @@ class AirflowUI:
     def password_file(self) -> Path:
         return self.local_dir / "airflow" / "simple_auth_manager_passwords.json.generated"
 
-    def start(self) -> None:
+    @property
+    def environment(self) -> dict[str, str]:
+        """The command's environment, as a user's shell would have it (no test settings)."""
         env = {
             **os.environ,
             "RETENTION_LOCAL_DIR": str(self.local_dir),
             "RETENTION_EMULATOR_PORT": str(self.emulator_port),
             "RETENTION_AIRFLOW_PORT": str(self.port),
             "RETENTION_DATASET_PREFIX": "",
-            # The scheduler and the triggerer serve task logs on fixed ports (8793, 8794) by
-            # default: free ones, so a `make airflow-ui` left running does not collide with this.
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.log_server_ports[0]),
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.log_server_ports[1]),
             # As a user runs it: the scheduler's DAGs carry their deadline alerts (the plugin's
             # custom reference must load for senior_outreach to be listed at all).
             "RETENTION_DEADLINE_ALERTS": "on",
         }
-        for name in ("BIGQUERY_EMULATOR_HOST", "AIRFLOW_HOME", "RETENTION_TELCO_SNAPSHOT_SOURCE"):
+        for name in ("BIGQUERY_EMULATOR_HOST", "AIRFLOW_HOME", "RETENTION_TELCO_SNAPSHOT_SOURCE",
+                     "RETENTION_AIRFLOW_HOST", "RETENTION_AIRFLOW_WORKER_LOG_PORT",
+                     "RETENTION_AIRFLOW_TRIGGERER_LOG_PORT"):
             env.pop(name, None)
+        return env
+
+    def start(self) -> None:
+        env = self.environment
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "retention.local", "airflow-ui"], env=env, stdout=log,
@@ -183,6 +187,18 @@ def _listening(port: int) -> bool:
         return False
 
 
+def _listening_sockets(ui: AirflowUI) -> set[tuple[str, int]]:
+    """(address, port) of every TCP socket a process of the command's tree listens on."""
+    found = set()
+    for process in ui.survivors():
+        try:
+            sockets = process.net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        found |= {(s.laddr.ip, s.laddr.port) for s in sockets if s.status == psutil.CONN_LISTEN}
+    return found
+
+
 def _free_ports(count: int) -> list[int]:
     from retention.emulator import free_port
 
@@ -195,8 +211,8 @@ def _free_ports(count: int) -> list[int]:
 
 @pytest.fixture
 def airflow_ui(tmp_path):
-    emulator_port, airflow_port, worker_logs_port, trigger_logs_port = _free_ports(4)
-    ui = AirflowUI(tmp_path / "local", emulator_port, airflow_port, (worker_logs_port, trigger_logs_port))
+    emulator_port, airflow_port = _free_ports(2)
+    ui = AirflowUI(tmp_path / "local", emulator_port, airflow_port)
     ui.start()
     try:
         yield ui
@@ -350,6 +366,24 @@ def test_the_ui_lists_every_dag_and_runs_telco_ingest_triggered_from_the_browser
         shutil.copyfile(shot, DOCS_SCREENSHOT)
         print(f"screenshot copied to {DOCS_SCREENSHOT}")
 
+    # `make backfill` with the UI running: accepted by its scheduler (refused without one:
+    # tests/e2e/test_local_airflow_commands.py).
+    backfill = subprocess.run(
+        [sys.executable, "-m", "retention.local", "backfill", "--dag-id", TRIGGERED_DAG,
+         "--from-date", "2026-11-16", "--to-date", "2026-11-16"],
+        env=airflow_ui.environment, capture_output=True, text=True, timeout=300)
+    assert backfill.returncode == 0, backfill.stdout + backfill.stderr
+    backfills = _api(airflow_ui, f"/api/v2/backfills?dag_id={TRIGGERED_DAG}", token)["backfills"]
+    assert len(backfills) == 1, backfills
+
+    # Everything the command started listens on loopback only: the UI (with the admin's
+    # password) and the emulator (its REST and gRPC ports); no log server on a fixed port.
+    airflow_ui.remember_tree()
+    listening = _listening_sockets(airflow_ui)
+    assert {address for address, _ in listening} <= {"127.0.0.1", "::ffff:127.0.0.1", "::1"}, listening
+    assert {("127.0.0.1", airflow_ui.port), ("127.0.0.1", airflow_ui.emulator_port)} <= listening, listening
+    assert not {8793, 8794} & {port for _, port in listening}, listening
+
     # For information only: honest memory numbers come from `python -m retention.ui_memory`.
     now = sample(psutil.Process(airflow_ui.process.pid), with_pss=False)
     print(f"process tree now: {now.processes} processes, {now.rss_bytes / 2**20:,.0f} MiB resident (sum of RSS)")
@@ -358,6 +392,6 @@ def test_the_ui_lists_every_dag_and_runs_telco_ingest_triggered_from_the_browser
     airflow_ui.stop()
     assert airflow_ui.stopped_by == signal.SIGINT, f"the command needed {airflow_ui.stopped_by!r} to stop"
     assert airflow_ui.left_behind == [], "still running after Ctrl-C"
-    for port in (airflow_ui.port, airflow_ui.emulator_port, *airflow_ui.log_server_ports):
+    for port in (airflow_ui.port, airflow_ui.emulator_port):
         assert not _listening(port), f"something still listens on port {port}"
     print(f"stopped cleanly; {time.monotonic() - started:.0f} s in all")

@@ -159,9 +159,13 @@ def test_a_crash_between_the_api_call_and_the_write_never_sends_twice(campaign, 
     assert len(sending) == 5 and len(fake.creates()) == 5
 
     monkeypatch.setattr(outbox_module, "_record", real_record)
-    # A retry within the lease leaves the claimed rows alone (their sender might still be alive)...
+    # A retry within the lease leaves the claimed rows alone (their sender might still be alive),
+    # and says so: they wait for the lease, claimed by an attempt that recorded no outcome...
     summary = send(campaign, twilio(fake, now), now, batch_size=5)
-    assert summary["in_flight_elsewhere"] == 5 and summary["sent"] == len(MESSAGED) - 5
+    assert summary["sent"] == len(MESSAGED) - 5 and "in_flight_elsewhere" not in summary
+    assert (summary["waiting_for_lease"], summary["waiting_for_lease_no_outcome"]) == (5, 5)
+    assert summary["leases_expire_at"] == (now + dt.timedelta(minutes=30)).isoformat()
+    assert summary["reconciled_by_run_at"] == at(WEEK, 11).isoformat()
     assert len(fake.creates()) == len(MESSAGED)
     # ...and once it has expired, asks Twilio before anything else: found, recorded, not re-sent.
     later = now + dt.timedelta(minutes=31)
@@ -283,3 +287,82 @@ def test_a_message_that_would_leave_after_nine_pm_waits_for_the_morning(campaign
     waiting = [row for c, row in outbox(campaign).items() if c not in night]
     assert {(row["state"], row["not_before"], row["attempts"]) for row in waiting} == {
         ("queued", at(WEEK, 8, days=1).astimezone(dt.UTC), 0)}
+
+
+def test_a_timed_out_send_is_reported_as_waiting_for_its_lease_with_the_time_it_will_be_reconciled(campaign, fake):
+    """What an operator saw: the retry of a send run whose create timed out ended green with
+    `in_flight_elsewhere: 1`, though nothing was in flight. It says what waits, and until when."""
+    from retention.outreach.outbox import lease_warning
+
+    now = at(WEEK, 10)
+    queue_week(campaign, now)
+    late = outbox(campaign)[MESSAGED[0]]["phone_e164"]
+    fake.answer_late(3, stored=False, to=late)  # the request never got through; the client timed out
+    with pytest.raises(SendingStopped) as stopped:  # the first try stops (Airflow retries it)
+        send(campaign, twilio(fake, now), now)
+    assert stopped.value.retry
+
+    summary = send(campaign, twilio(fake, now), now)  # the retry, within the lease: green
+    assert "in_flight_elsewhere" not in summary
+    assert (summary["waiting_for_lease"], summary["waiting_for_lease_unanswered"],
+            summary["waiting_for_lease_no_outcome"]) == (1, 1, 0)
+    assert summary["leases_expire_at"] == "2026-11-23T10:30:00+09:00"
+    assert summary["reconciled_by_run_at"] == "2026-11-23T11:00:00+09:00"
+    warning = lease_warning(summary)
+    assert "1 SMS of senior-digital-literacy are not confirmed as sent" in warning
+    assert "after 2026-11-23 10:30 KST" in warning and "the hourly run of 2026-11-23 11:00 KST" in warning
+    assert creates_per_number(fake)[late] == 1
+
+    # The hourly run after the lease asks Twilio (nothing there), queues it again and sends it once.
+    summary = send(campaign, twilio(fake, at(WEEK, 11)), at(WEEK, 11))
+    assert summary["requeued_after_unfinished_attempt"] == 1 and summary["sent"] == 1
+    assert "waiting_for_lease" not in summary and lease_warning(summary) is None
+    assert Counter(message.to for message in fake.messages)[late] == 1
+    assert {row["state"] for row in outbox(campaign).values()} == {"sent"}
+
+
+def test_a_customer_who_left_is_skipped_as_no_longer_customer_not_as_consent_withdrawn(campaign, tmp_path):
+    """What an operator saw: a customer absent from the latest week's customers was skipped as
+    `consent_withdrawn`. Each cause has its reason."""
+    queue_week(campaign, at(WEEK, 22))  # in the quiet hours: nothing goes before 08:00
+    left, withdrew, no_contact = MESSAGED[:3]
+    next_week = WEEK + dt.timedelta(weeks=1)
+    crowd = with_changes(people(), **{withdrew: {"sms_consent": False}})
+    publish_week(campaign, next_week, [person for person in crowd if person.customer_id != left])
+    campaign.run("DELETE FROM `{{ core }}.contacts` WHERE snapshot_date = @w AND customer_id = @c",
+                 {"w": next_week, "c": no_contact})  # still a customer, but the contacts file lost them
+
+    send(campaign, LocalSink(tmp_path / "sms.jsonl", clock=lambda: at(WEEK, 9, days=1)), at(WEEK, 9, days=1))
+    rows = outbox(campaign)
+    assert (rows[left]["state"], rows[left]["reason"]) == ("skipped", "no_longer_customer")
+    assert (rows[withdrew]["state"], rows[withdrew]["reason"]) == ("skipped", "consent_withdrawn")
+    assert (rows[no_contact]["state"], rows[no_contact]["reason"]) == ("skipped", "no_contact_record")
+    assert {row["state"] for c, row in rows.items() if c not in (left, withdrew, no_contact)} == {"sent"}
+
+
+def test_a_late_rerun_of_a_decided_week_says_it_kept_the_decisions_not_that_it_recorded_week_too_old(
+    campaign, caplog
+):
+    """What an operator saw: "its seniors are recorded as week_too_old and nobody is messaged" for a
+    week decided in time and kept (`decided_now: 0`). The log says only what the run did."""
+    import logging
+
+    queue_week(campaign, at(WEEK, 10))
+    late = at(WEEK, 10, days=21)
+    caplog.set_level(logging.WARNING, logger="retention.outreach.campaign")
+    summary = decide_audience(campaign, WEEK, AUDIENCE, now=late, queue_settings=QueueSettings(7))
+    assert summary["decided_now"] == 0 and summary["too_old"]
+    said = " ".join(record.getMessage() for record in caplog.records)
+    assert "recorded as week_too_old" not in said and "week_too_old by an earlier run" not in said
+    assert "35 decided by an earlier run, in time, kept as they were" in said
+    assert "excluded: week_too_old" not in summary
+
+    # A week decided for the first time too late: those it records now are week_too_old, and it says so.
+    old_week = WEEK - dt.timedelta(weeks=3)
+    publish_week(campaign, old_week, people())
+    caplog.clear()
+    summary = decide_audience(campaign, old_week, AUDIENCE, now=at(WEEK, 10), queue_settings=QueueSettings(7))
+    said = " ".join(record.getMessage() for record in caplog.records)
+    assert summary["decided_now"] == summary["excluded: week_too_old"] == 35
+    assert "35 senior(s) decided now, recorded as week_too_old (in no group)" in said
+    assert "earlier run" not in said

@@ -9,7 +9,8 @@ import json
 import pytest
 from retention.outreach.campaign import QueueSettings, week_too_old
 from retention.outreach.message import DEMO_OPT_OUT_NUMBER
-from retention.outreach.outbox import OutboxSettings, outreach_clock, transport_and_clock
+from retention.outreach.outbox import OutboxSettings
+from retention.outreach.transport_setup import outreach_clock, transport_and_clock
 from retention.outreach.transports.local_sink import LocalSink
 
 SEOUL = dt.timezone(dt.timedelta(hours=9))

@@ -42,3 +42,15 @@ def test_the_send_window_closes_at_nine_pm_seoul_on_the_moments_day():
 
     morning = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=9)))
     assert send_window_end(morning) == dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)  # 21:00 KST
+
+
+@pytest.mark.parametrize(("moment", "run"), [
+    ("2026-11-23T10:30:00+09:00", "2026-11-23T11:00:00+09:00"),  # a lease expiring mid-morning
+    ("2026-11-23T11:00:00+09:00", "2026-11-23T11:00:00+09:00"),  # on the hour: that run
+    ("2026-11-23T20:10:00+09:00", "2026-11-24T08:00:00+09:00"),  # after the last run: tomorrow's first
+    ("2026-11-24T03:00:00+09:00", "2026-11-24T08:00:00+09:00"),
+])
+def test_the_next_send_run_is_the_first_hourly_run_from_eight_to_eight_pm(moment, run):
+    from retention.outreach.quiet_hours import next_send_run
+
+    assert next_send_run(dt.datetime.fromisoformat(moment)) == dt.datetime.fromisoformat(run)

@@ -13,6 +13,10 @@ deadline, through the channel the Airflow connection `retention_alerts` (or the 
 
 The alert id is the DAG, run, task, try and kind: a callback that runs twice records (and
 sends) one alert. Sending never raises: a channel that is down is recorded as not delivered.
+
+Besides failures, a task that succeeds but leaves something an operator must know about raises
+a warning (`warn_operators`, kinds in `WARNINGS`): the run stays green in Airflow, the alert
+goes out the same way, and `ops.run_audit` shows the run as `success_with_warnings`.
 """
 
 from __future__ import annotations
@@ -33,10 +37,16 @@ WEBHOOK_TIMEOUT_SECONDS = 10
 _off_announced = False
 
 
+WARNINGS = {
+    "sending_unconfirmed": "left SMS in sending, waiting for their lease",
+}
+"""Alert kinds that are warnings (the task succeeded), and what each says in the subject."""
+
+
 @dataclass(frozen=True)
 class Alert:
     kind: str
-    """`task_failed` or `deadline_missed`."""
+    """`task_failed`, `deadline_missed`, or a warning of `WARNINGS`."""
     dag_id: str
     run_id: str | None
     task_id: str | None
@@ -53,7 +63,8 @@ class Alert:
     @property
     def subject(self) -> str:
         where = f"{self.dag_id}.{self.task_id}" if self.task_id else self.dag_id
-        what = "failed" if self.kind == "task_failed" else "missed its deadline"
+        what = {"task_failed": "failed", "deadline_missed": "missed its deadline"}.get(self.kind) or \
+            f"warning: {WARNINGS.get(self.kind, self.kind)}"
         return f"[retention] {where} {what} ({self.run_id})"
 
 
@@ -78,6 +89,22 @@ def raise_alert(alert: Alert) -> dict:
     if writer is not None:
         writer.insert("alerts", row, row_id=alert.alert_id)
     return {"alert_id": alert.alert_id, "channel": channel, "delivered": delivered}
+
+
+def warn_operators(context: dict, kind: str, message: str) -> dict:
+    """Raise the warning `kind` (one of `WARNINGS`) for the task instance of `context`: once per
+    task try, like a failure's alert; the task's own outcome is not changed."""
+    if kind not in WARNINGS:
+        raise ValueError(f"unknown warning kind {kind!r}: add it to retention.operations.alerts.WARNINGS")
+    ti = context["ti"]
+    return raise_alert(Alert(kind=kind, dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id,
+                             try_number=ti.try_number, map_index=map_index_of(ti), message=message))
+
+
+def map_index_of(ti: Any) -> int:
+    """A task instance's map index (-1 when the task is not mapped)."""
+    value = getattr(ti, "map_index", None)
+    return -1 if value is None else int(value)
 
 
 def send(alert: Alert) -> tuple[str, bool, str | None]:

@@ -15,6 +15,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from retention.operations.alerts import map_index_of
+
 log = logging.getLogger(__name__)
 
 
@@ -71,7 +73,7 @@ def task_failed(context: dict) -> None:
         error = context.get("exception")
         raise_alert(Alert(
             kind="task_failed", dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id,
-            try_number=ti.try_number, map_index=_map_index(ti),
+            try_number=ti.try_number, map_index=map_index_of(ti),
             message=f"{ti.dag_id}.{ti.task_id} failed for good after try {ti.try_number} of run {ti.run_id}: "
                     f"{type(error).__name__ if error else 'error'}: {str(error)[:1000] if error else ''}\n"
                     "What to do: the DAG's docs in the Airflow UI ('When it fails'); the task's log has the details.",
@@ -79,11 +81,6 @@ def task_failed(context: dict) -> None:
     except Exception:  # noqa: BLE001 - the alert path must never hide the task's own failure
         log.exception("the failure alert of %s could not be raised", context.get("ti"))
     _record(context, "failed")
-
-
-def _map_index(ti: Any) -> int:
-    value = getattr(ti, "map_index", None)
-    return -1 if value is None else int(value)
 
 
 def _record(context: dict, state: str) -> None:
@@ -120,7 +117,7 @@ def task_run_row(context: dict, state: str) -> dict:
     return {
         "dag_id": ti.dag_id, "run_id": ti.run_id, "run_type": getattr(run_type, "value", run_type),
         "logical_date": stamp(getattr(run, "logical_date", None)), "run_after": stamp(getattr(run, "run_after", None)),
-        "task_id": ti.task_id, "map_index": _map_index(ti), "try_number": int(ti.try_number), "state": state,
+        "task_id": ti.task_id, "map_index": map_index_of(ti), "try_number": int(ti.try_number), "state": state,
         "started_at": stamp(started), "ended_at": ended.isoformat(),
         "duration_seconds": (ended - started).total_seconds() if started else None,
         "rows_read": read, "rows_written": written,

@@ -90,10 +90,30 @@ def decide_audience(warehouse: Warehouse, week: dt.date, settings: AudienceSetti
     summary = {"snapshot_date": week.isoformat(), "campaign_id": settings.campaign_id,
                "newly_at_risk_seniors": len(recorded), "decided_now": added, **dict(sorted(counts.items()))}
     if too_old:
-        log.warning("week %s is more than RETENTION_OUTREACH_MAX_WEEK_AGE_DAYS=%s days old: its seniors are "
-                    "recorded as week_too_old and nobody is messaged", week, queue_settings.max_week_age_days)
+        summary["too_old"] = True
+        already_too_old = counts["excluded: week_too_old"] - added
+        log.warning(_too_old_message(week, queue_settings, added, already_too_old,
+                                     len(recorded) - added - already_too_old))
     log.info("audience of %s for %s: %s", week, settings.campaign_id, summary)
     return summary
+
+
+def _too_old_message(week: dt.date, settings: QueueSettings, decided_now: int, already_too_old: int,
+                     decided_earlier: int) -> str:
+    """What a run of a week too old to message did, and only that: the decisions it recorded
+    now are `week_too_old`; those recorded by earlier runs were kept as they were."""
+    parts = [f"week {week} is more than RETENTION_OUTREACH_MAX_WEEK_AGE_DAYS={settings.max_week_age_days} days old: "
+             "nothing is queued for it now"]
+    if decided_now:
+        parts.append(f"{decided_now} senior(s) decided now, recorded as week_too_old (in no group)")
+    if already_too_old:
+        parts.append(f"{already_too_old} already recorded as week_too_old by an earlier run")
+    if decided_earlier:
+        parts.append(f"{decided_earlier} decided by an earlier run, in time, kept as they were (their groups and "
+                     "exclusions stand)")
+    if not (decided_now or already_too_old or decided_earlier):
+        parts.append("no senior of the week is newly at risk")
+    return "; ".join(parts)
 
 
 def week_too_old(week: dt.date, now: dt.datetime, settings: QueueSettings) -> bool:
@@ -108,9 +128,8 @@ def queue_messages(warehouse: Warehouse, week: dt.date, *, campaign_id: str, now
     summary = {"snapshot_date": week.isoformat(), "campaign_id": campaign_id, "queued": 0, "skipped": {},
                "waiting_for_send_window": 0}
     if week_too_old(week, now, queue_settings):
-        log.warning("week %s is more than RETENTION_OUTREACH_MAX_WEEK_AGE_DAYS=%s days old: its audience is "
-                    "recorded, nothing is queued (a backfill never sends an old offer)", week,
-                    queue_settings.max_week_age_days)
+        log.warning("week %s is more than RETENTION_OUTREACH_MAX_WEEK_AGE_DAYS=%s days old: nothing is queued for "
+                    "it now (a late run never sends an old offer)", week, queue_settings.max_week_age_days)
         return {**summary, "too_old": True}
     recipients = warehouse.rows(warehouse.sql_file("outreach/messages/to_queue.sql"),
                                 {"snapshot_date": week, "campaign_id": campaign_id},

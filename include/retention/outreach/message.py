@@ -35,7 +35,7 @@ AD_MARK = "(광고)"
 OPT_OUT_LABEL = "무료수신거부"
 DEMO_OPT_OUT_NUMBER = "080-000-0000"
 """The opt-out number of local runs (demo, `make airflow-ui`): it reaches no one, so a real
-transport refuses to send while it is configured (`outbox.transport_and_clock`)."""
+transport refuses to send while it is configured (`transport_setup.transport_and_clock`)."""
 
 # How the message names each kind of plaza (the site's own words), placeholder `{plaza_kind}`.
 PLAZA_KINDS = {"kt_plaza": "KT 플라자", "kt_experience_plaza": "KT 체험형 플라자"}

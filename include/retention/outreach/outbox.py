@@ -20,10 +20,12 @@ alive) never send the same message twice.
    crash between the provider's answer and the write, a timeout the provider did not answer):
    ask the provider for messages to that number since the attempt began
    (`Transport.sent_to_since`). Found: `sent`, with the provider's id. Not found: `queued`.
-2. **Withhold** what may no longer go, from the latest contact and the week's audience: opted
-   out or unsubscribed at the provider (`outreach.opt_outs`), consent withdrawn or older than
-   the re-confirmation period, a new number, no longer in the message group: `skipped` with
-   the reason. Queued more than `RETENTION_OUTREACH_MESSAGE_TTL_DAYS` (7) ago: `expired`.
+2. **Withhold** what may no longer go, from the latest contact, the latest week's customers
+   and the week's audience: opted out or unsubscribed at the provider (`outreach.opt_outs`),
+   no longer a customer (absent from the latest week of `core.customer_presence`), no contact
+   record, consent withdrawn or older than the re-confirmation period, a new number, no longer
+   in the message group: `skipped` with the reason (one per cause). Queued more than
+   `RETENTION_OUTREACH_MESSAGE_TTL_DAYS` (7) ago: `expired`.
 3. **Send** what is due (`not_before` passed) in batches (`RETENTION_OUTREACH_SEND_BATCH`, 25):
    claim, send each (the transport paces and retries), one MERGE records the outcomes. For a
    customer without night-time consent (as the latest contact says), the request carries the
@@ -38,6 +40,11 @@ row back in `queued` (`failed` after `RETENTION_OUTREACH_MAX_SEND_ATTEMPTS`, 3, 
 the provider may have the message (a timeout), the row stays in `sending` until its lease
 expires and step 1 asks again; a sender misconfiguration stops at once. The outcomes of a
 batch are always written before the error is raised.
+
+Rows a run leaves in `sending` under a lease (its own unanswered attempts, or another
+attempt's claim) are not in flight: the summary counts them (`waiting_for_lease`), says when
+the last lease expires and which hourly run reconciles them at the latest, and the log warns
+(`lease_warning`; the DAG also raises it as a `sending_unconfirmed` alert).
 
 `check_delivery` asks the provider where every `sent` message stands and records
 `delivered` / `undelivered` / `failed` with the carrier's error code.
@@ -55,8 +62,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from retention.outreach.message import DEMO_OPT_OUT_NUMBER
-from retention.outreach.quiet_hours import earliest_send_time, in_quiet_hours, send_window_end
-from retention.outreach.transports import SendRequest, Transport, mask_number, utc_now
+from retention.outreach.quiet_hours import SEOUL, earliest_send_time, in_quiet_hours, next_send_run, send_window_end
+from retention.outreach.transports import SendRequest, Transport, mask_number
 from retention.outreach.transports.errors import (
     PermanentSendError,
     SenderConfigurationError,
@@ -69,7 +76,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SIMULATED_NOW_ENV = "RETENTION_OUTREACH_SIMULATED_NOW"
 DELIVERED = {"delivered": "delivered", "read": "delivered", "undelivered": "undelivered", "failed": "failed",
              "canceled": "failed"}
 """Provider statuses that end a message's journey, and the outbox state each one becomes."""
@@ -116,22 +122,6 @@ class SendingStopped(RuntimeError):
         self.retry = retry
 
 
-def outreach_clock(transport: Transport) -> Callable[[], dt.datetime]:
-    """The time the outreach acts at: now, or `RETENTION_OUTREACH_SIMULATED_NOW` (an ISO time with
-    its offset) for demos and tests that replay past weeks. A simulated time is refused unless
-    the transport is simulated too: real messages always follow the real clock and quiet hours."""
-    value = os.environ.get(SIMULATED_NOW_ENV, "").strip()
-    if not value:
-        return utc_now
-    if not transport.simulated:
-        raise ValueError(f"{SIMULATED_NOW_ENV} is set but SMS go out through {transport.name}: a simulated time "
-                         "is only for the local sink (demos, tests); unset it")
-    moment = dt.datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        raise ValueError(f"{SIMULATED_NOW_ENV}={value!r} has no offset: write e.g. 2026-11-23T10:00:00+09:00")
-    return lambda: moment.astimezone(dt.UTC)
-
-
 # --- sending ---------------------------------------------------------------------------------
 
 
@@ -147,9 +137,11 @@ def send_pending(warehouse: Warehouse, transport: Transport, campaign_id: str, *
         latest[row["customer_id"]] = {name: row.pop(name) for name in
                                       ("withheld_reason", "latest_consent_date", "latest_night_consent")}
 
-    expired_leases = [row for row in pending if row["state"] == "sending"
-                      and (row["attempt_started_at"] is None or now - row["attempt_started_at"] >= settings.lease)]
-    outcome["in_flight_elsewhere"] = sum(row["state"] == "sending" for row in pending) - len(expired_leases)
+    # Rows in sending whose lease still holds (`leased`) are left alone: nobody may touch them before it expires.
+    expired_leases, leased = [], []
+    for row in (row for row in pending if row["state"] == "sending"):
+        expired = row["attempt_started_at"] is None or now - row["attempt_started_at"] >= settings.lease
+        (expired_leases if expired else leased).append(row)
     reconciled = [_reconcile(row, transport, now, outcome) for row in expired_leases]
     _record(warehouse, reconciled)
     queued = [row for row in reconciled if row["state"] == "queued"] + [r for r in pending if r["state"] == "queued"]
@@ -171,11 +163,46 @@ def send_pending(warehouse: Warehouse, transport: Transport, campaign_id: str, *
     _record(warehouse, closed)
 
     for batch in _batches(due, settings.batch_size):
-        _send_batch(warehouse, transport, campaign_id, batch, clock=clock, settings=settings, outcome=outcome)
+        leased += _send_batch(warehouse, transport, campaign_id, batch, clock=clock, settings=settings,
+                              outcome=outcome)
     summary = {"campaign_id": campaign_id, "transport": transport.name,
-               **{key: value for key, value in sorted(outcome.items()) if value}}
+               **{key: value for key, value in sorted(outcome.items()) if value}, **_waiting_for_lease(leased, settings)}
     log.info("outbox of %s: %s", campaign_id, summary)
+    if (warning := lease_warning(summary)) is not None:
+        log.warning(warning)
     return summary
+
+
+def _waiting_for_lease(rows: list[dict], settings: OutboxSettings) -> dict:
+    """What the run leaves in `sending` under a lease, and when it will be reconciled: a row
+    with an error (the claim clears it) asked the provider and got no answer (a timeout: the
+    provider may have it); one without is held by an attempt that recorded nothing (still
+    sending elsewhere, or its worker stopped). Nothing here is in flight in this run, and no run
+    touches them before the lease expires; the first send run after that asks the provider."""
+    if not rows:
+        return {}
+    unanswered = sum(row["error_message"] is not None for row in rows)
+    expiry = max(row["attempt_started_at"] + settings.lease for row in rows)
+    return {"waiting_for_lease": len(rows), "waiting_for_lease_unanswered": unanswered,
+            "waiting_for_lease_no_outcome": len(rows) - unanswered,
+            "leases_expire_at": expiry.astimezone(SEOUL).isoformat(),
+            "reconciled_by_run_at": next_send_run(expiry).astimezone(SEOUL).isoformat()}
+
+
+def lease_warning(summary: dict) -> str | None:
+    """The operators' message for rows a send run leaves in `sending` (None when there are none)."""
+    waiting = summary.get("waiting_for_lease")
+    if not waiting:
+        return None
+    expires = dt.datetime.fromisoformat(summary["leases_expire_at"]).strftime("%Y-%m-%d %H:%M KST")
+    run_at = dt.datetime.fromisoformat(summary["reconciled_by_run_at"]).strftime("%Y-%m-%d %H:%M KST")
+    return (f"{waiting} SMS of {summary['campaign_id']} are not confirmed as sent: they wait in state sending for "
+            f"their lease to expire ({summary['waiting_for_lease_unanswered']} after an attempt {summary['transport']} did not "
+            f"answer: it may have them; {summary['waiting_for_lease_no_outcome']} claimed by an attempt that "
+            f"recorded no outcome: still sending elsewhere, or its worker stopped). Nothing is sent twice: after "
+            f"{expires} (RETENTION_OUTREACH_SENDING_LEASE_SECONDS) the first send run asks {summary['transport']} "
+            f"and records each as sent or queues it again, at the latest the hourly run of {run_at}. Act only if "
+            "they are still in sending after that run: its log says what the provider answered")
 
 
 def _withheld(row: dict, latest: dict, transport: Transport, now: dt.datetime, settings: OutboxSettings) -> str | None:
@@ -210,7 +237,8 @@ def _reconcile(row: dict, transport: Transport, now: dt.datetime, outcome: Count
 
 
 def _send_batch(warehouse: Warehouse, transport: Transport, campaign_id: str, batch: list[dict], *,
-                clock: Callable[[], dt.datetime], settings: OutboxSettings, outcome: Counter[str]) -> None:
+                clock: Callable[[], dt.datetime], settings: OutboxSettings, outcome: Counter[str]) -> list[dict]:
+    """Claim, send and record one batch; returns the rows it left in `sending` (unanswered)."""
     started, claim_id = clock(), uuid.uuid4().hex
     warehouse.run_file("outreach/messages/claim.sql", {
         "campaign_id": campaign_id, "customer_ids": [row["customer_id"] for row in batch],
@@ -266,6 +294,7 @@ def _send_batch(warehouse: Warehouse, transport: Transport, campaign_id: str, ba
         warehouse.insert_missing(warehouse.table_id("outreach", "opt_outs"), opt_outs, ("customer_id",))
     if stopped is not None:
         raise stopped
+    return [row for row in results if row["state"] == "sending"]
 
 
 def _unclaimed(row: dict, now: dt.datetime) -> dict:
@@ -340,19 +369,3 @@ def check_delivery(warehouse: Warehouse, transport: Transport, campaign_id: str,
                **dict(sorted(outcome.items()))}
     log.info("delivery of %s: %s", campaign_id, summary)
     return summary
-
-
-def transport_and_clock() -> tuple[Transport, Callable[[], dt.datetime]]:
-    """The configured transport (`transport_from_env`) and the clock it acts on; with a simulated
-    time the local sink stamps its records with that time too."""
-    from retention.outreach.transports import transport_from_env
-    from retention.outreach.transports.local_sink import LocalSink
-
-    transport = transport_from_env()
-    if not transport.simulated and os.environ.get("RETENTION_SMS_OPT_OUT_NUMBER", "").strip() == DEMO_OPT_OUT_NUMBER:
-        raise ValueError(f"RETENTION_SMS_OPT_OUT_NUMBER is the local runs' placeholder {DEMO_OPT_OUT_NUMBER}, and SMS "
-                         f"go out through {transport.name}: set the campaign's real free 080 number")
-    clock = outreach_clock(transport)
-    if isinstance(transport, LocalSink) and clock is not utc_now:
-        transport = LocalSink(transport.path, clock=clock)
-    return transport, clock

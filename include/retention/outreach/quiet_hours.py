@@ -11,6 +11,9 @@ from zoneinfo import ZoneInfo
 SEOUL = ZoneInfo("Asia/Seoul")
 QUIET_FROM = dt.time(21, 0)
 QUIET_UNTIL = dt.time(8, 0)
+SEND_RUN_HOURS = range(8, 21)
+SEND_RUNS_CRON = "0 8-20 * * *"
+"""The hourly send runs of senior_outreach (Seoul time): on the hour, 08:00 to 20:00."""
 
 
 def in_quiet_hours(moment: dt.datetime) -> bool:
@@ -36,3 +39,14 @@ def send_window_end(moment: dt.datetime) -> dt.datetime:
     `moment` is in closes (for someone without night-time consent)."""
     local = moment.astimezone(SEOUL)
     return dt.datetime.combine(local.date(), QUIET_FROM, SEOUL).astimezone(dt.UTC)
+
+
+def next_send_run(moment: dt.datetime) -> dt.datetime:
+    """The first hourly send run (`SEND_RUNS_CRON`) at or after `moment`, as an aware UTC datetime."""
+    local = moment.astimezone(SEOUL)
+    run = local.replace(minute=0, second=0, microsecond=0)
+    if run < local:
+        run += dt.timedelta(hours=1)
+    while run.hour not in SEND_RUN_HOURS:
+        run += dt.timedelta(hours=1)
+    return run.astimezone(dt.UTC)

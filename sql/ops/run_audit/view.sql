@@ -1,8 +1,9 @@
 -- ops.run_audit: one row per DAG run, from its task tries in ops.task_runs: when it ran, how
 -- long, rows read and written, how many tasks failed, retried or succeeded, and its outcome
 -- (failed when any task's last try failed; incomplete while a task's last recorded try is a
--- retry: still running, or its worker was lost). logical_date is NULL for asset-triggered
--- runs: run_after says when they ran.
+-- retry: still running, or its worker was lost; success_with_warnings when the tasks succeeded
+-- but one raised a warning alert in ops.alerts, such as SMS left waiting for their lease).
+-- logical_date is NULL for asset-triggered runs: run_after says when they ran.
 CREATE OR REPLACE VIEW `{{ ops }}.run_audit`
 OPTIONS (description = 'Run-level audit: DAG, logical date, duration, rows read and written, outcome.')
 AS
@@ -12,6 +13,12 @@ WITH last_tries AS (
     ROW_NUMBER() OVER (PARTITION BY runs.dag_id, runs.run_id, runs.task_id, runs.map_index
                        ORDER BY runs.try_number DESC) AS newest
   FROM `{{ ops }}.task_runs` AS runs
+),
+warnings AS (
+  SELECT alerts.dag_id, alerts.run_id, COUNT(*) AS warnings
+  FROM `{{ ops }}.alerts` AS alerts
+  WHERE alerts.kind NOT IN ('task_failed', 'deadline_missed')
+  GROUP BY alerts.dag_id, alerts.run_id
 )
 SELECT
   last_tries.dag_id,
@@ -27,10 +34,13 @@ SELECT
   COUNTIF(last_tries.newest > 1) AS retried_tries,
   SUM(IF(last_tries.newest = 1, last_tries.rows_read, NULL)) AS rows_read,
   SUM(IF(last_tries.newest = 1, last_tries.rows_written, NULL)) AS rows_written,
+  COALESCE(ANY_VALUE(warnings.warnings), 0) AS warnings,
   CASE
     WHEN COUNTIF(last_tries.newest = 1 AND last_tries.state = 'failed') > 0 THEN 'failed'
     WHEN COUNTIF(last_tries.newest = 1 AND last_tries.state = 'up_for_retry') > 0 THEN 'incomplete'
+    WHEN COALESCE(ANY_VALUE(warnings.warnings), 0) > 0 THEN 'success_with_warnings'
     ELSE 'success'
   END AS outcome
 FROM last_tries
+LEFT JOIN warnings ON warnings.dag_id = last_tries.dag_id AND warnings.run_id = last_tries.run_id
 GROUP BY last_tries.dag_id, last_tries.run_id
