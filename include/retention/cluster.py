@@ -47,8 +47,8 @@ RESTARTS = 3
 
 # Compose's named volumes, natively: Airflow's logs with the cluster, the platform's state
 # (artifacts, the SMS sink) where `make demo` keeps it, the warehouse where the emulator does.
-NATIVE_VOLUMES = {"airflow-logs": "cluster/logs/airflow", "retention-state": ".", "postgres-data": "cluster/postgres",
-                  "bigquery-data": "bigquery"}
+NATIVE_VOLUMES = {"airflow-logs": "cluster/airflow-home/logs", "retention-state": ".",
+                  "postgres-data": "cluster/postgres", "bigquery-data": "bigquery"}
 
 # The compose file's development settings, which its comments name: Celery (the `celery`
 # profile) and connections from the local-file secrets backend.
