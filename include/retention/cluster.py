@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -40,7 +41,7 @@ INIT = "airflow-init"
 SERVICES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
 WORKER = "airflow-worker"
 WORKERS = 2
-STARTUP_SECONDS = 240
+STARTUP_SECONDS = 480
 STOP_SECONDS = 60
 RESTARTS = 3
 """Like the compose file's `restart: always`, a component that exits is started again (a few times)."""
@@ -66,6 +67,12 @@ def _port(variable: str) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise SystemExit(f"{variable}={value!r} is not a port number: set it to e.g. 5433, or unset it")
     return int(value)
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 class Cluster:
@@ -115,8 +122,9 @@ class Cluster:
             (mount / name).symlink_to(files[name])  # Compose mounts each at /run/secrets/<name>
 
     def native_extras(self, name: str) -> dict[str, str]:
-        """What only a native process needs: the project's virtual environment first on PATH, and
-        ports of its own for what every container binds on the same port (log servers, health)."""
+        """What only a native process needs: the project's virtual environment first on PATH, the
+        API server on loopback (Compose publishes it on 127.0.0.1 only), and ports of its own for
+        what every container binds on the same port (log servers, health)."""
         return {
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
             "HOME": os.environ.get("HOME", str(self.state)),
@@ -125,6 +133,7 @@ class Cluster:
             "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(free_port()),
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__API__PORT": str(self.ports["api"]),
+            "AIRFLOW__API__HOST": "127.0.0.1",
         }
 
     def process_spec(self, service: str, emulator_port: int, name: str | None = None) -> tuple[list[str], dict]:
@@ -223,6 +232,10 @@ class Cluster:
         from retention.cluster_stores import Postgres, Redis
         from retention.stack_secrets import generate_secrets
 
+        if _answers(self.ports["api"]):
+            # Otherwise the API server fails on its own a minute later, in the middle of the logs.
+            raise SystemExit(f"Port {self.ports['api']} is in use (`make airflow-ui` or another cluster?): stop "
+                             f"that, or choose another port with RETENTION_AIRFLOW_PORT=8081 make airflow-cluster")
         self.logs.mkdir(parents=True, exist_ok=True)
         written = generate_secrets(self.secrets_dir, connections={
             "google_cloud_default": {"conn_type": "google_cloud_platform", "extra": {"is_anonymous": True}}})

@@ -31,8 +31,8 @@ from retention.emulator import free_port
 
 pytestmark = [pytest.mark.airflow]
 
-STARTUP_SECONDS = 300
-RUN_SECONDS = 420
+STARTUP_SECONDS = 600  # a fresh database on a busy 2-core machine: 288 s measured under load 20
+RUN_SECONDS = 900
 STOP_SECONDS = 120
 KST = dt.timezone(dt.timedelta(hours=9))
 
@@ -138,10 +138,17 @@ class RunningCluster:
             headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
         )
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
+            with urllib.request.urlopen(request, timeout=60) as response:
                 return response.status, json.loads(response.read() or b"null")
         except urllib.error.HTTPError as error:
             return error.code, error.read()[:300]
+
+    def state_of(self, run_id: str, token: str) -> str | None:
+        """The run's state, or None while the API server is too busy to answer (a loaded host)."""
+        try:
+            return self.call("GET", f"/api/v2/dags/telco_ingest/dagRuns/{run_id}", token=token)[1]["state"]
+        except (TimeoutError, urllib.error.URLError):
+            return None
 
 
 def latest_scheduled_monday() -> dt.datetime:
@@ -193,7 +200,7 @@ def test_the_native_cluster_runs_a_week_on_celery_enforces_roles_and_survives_a_
     deadline, state = time.monotonic() + RUN_SECONDS, None
     while time.monotonic() < deadline:
         cluster.remember()
-        state = cluster.call("GET", f"/api/v2/dags/telco_ingest/dagRuns/{run_id}", token=marketer)[1]["state"]
+        state = cluster.state_of(run_id, marketer)
         if state in ("success", "failed"):
             break
         time.sleep(5)
@@ -215,6 +222,12 @@ def test_the_native_cluster_runs_a_week_on_celery_enforces_roles_and_survives_a_
         cursor.execute("SELECT username FROM ab_user ORDER BY username")
         assert [row[0] for row in cursor.fetchall()] == ["admin", "engineer", "marketer"]
     assert cluster.stop() == [], "SIGTERM left processes running"
+    secrets = cluster.local_dir / "cluster" / "secrets"
+    values = [path.read_text() for path in secrets.iterdir() if not path.name.endswith(".json")]
+    values += [password for _, password in cluster.users().values()]
+    for log in [cluster.log_path, *(cluster.local_dir / "cluster").rglob("*.log")]:
+        text = log.read_text(errors="replace")
+        assert not [value for value in values if value in text], f"a password or key is in {log}"
 
     # Restarted: the same database, users and run; then stopped clean again.
     cluster.seen.clear()
