@@ -1,9 +1,10 @@
 # The platform's one image: Airflow 3 with the project's pinned dependencies and the project
 # itself. docker-compose.yaml runs every Airflow component and the local BigQuery emulator
-# from it. Validated by tests/unit/test_compose_file.py, never built here (no Docker engine).
+# from it. Validated by tests/unit/test_compose_file.py and test_production_stack.py, never
+# built here (no Docker engine); `make airflow-cluster` runs the same components natively.
 #
 # Not based on apache/airflow: that image brings its own constraints file, and here
-# requirements.lock alone decides every version, exactly as `make setup` installs them.
+# requirements-runtime.lock alone decides every version, as `make setup` installs them.
 FROM python:3.11-slim-bookworm
 
 # PYTHONUNBUFFERED: task and component logs reach `docker compose logs` as they are written.
@@ -26,22 +27,12 @@ RUN useradd --uid 50000 --gid 0 --create-home --home-dir /home/airflow --shell /
 
 WORKDIR /opt/airflow
 
-# Dependencies first, on their own layer: editing code does not reinstall them.
+# Dependencies first, on their own layer: editing code does not reinstall them. The runtime
+# lock only (requirements.txt resolved: Airflow, its Celery, Postgres and FAB providers, the
+# platform's libraries), no test tools: tests/unit/test_production_stack.py checks it.
 # --compile: bytecode at install time halves Airflow's import time on every task (as `make setup`).
-COPY requirements.lock ./
-RUN pip install --no-cache-dir --compile -r requirements.lock
-
-# What the stack needs beyond the lock: Postgres drivers for the metadata database (psycopg2
-# for Airflow's sync engine, asyncpg for the API server's async one) and the Celery provider
-# for the `celery` profile, with everything they pull in pinned. The lock is a constraint:
-# nothing already in it may change version.
-RUN pip install --no-cache-dir --compile -c requirements.lock \
-        apache-airflow-providers-postgres==7.1.1 \
-        psycopg2-binary==2.9.13 psycopg==3.3.9 psycopg-binary==3.3.9 asyncpg==0.32.0 \
-        apache-airflow-providers-celery==3.26.0 \
-        celery==5.7.0 kombu==5.7.0 billiard==4.3.2 vine==5.1.0 amqp==5.4.2 redis==8.1.0 \
-        flower==2.2.0 tornado==6.6.1 humanize==4.17.0 prompt_toolkit==3.0.53 wcwidth==0.9.4 \
-        click-didyoumean==0.3.1 click-plugins==1.1.1.2 click-repl==0.4.1
+COPY requirements-runtime.lock ./
+RUN pip install --no-cache-dir --compile -r requirements-runtime.lock
 
 # The project, installed editable on purpose: retention.config finds sql/ and include/data/
 # relative to the source tree (PROJECT_ROOT), which a copy in site-packages would not have.
@@ -58,9 +49,9 @@ COPY sql/ sql/
 # empty volume, so creating them here, owned by airflow, makes those volumes writable. The
 # airflow CLI writes a default airflow.cfg into AIRFLOW_HOME on first use: airflow owns it too
 # (the code in it stays root's, read-only to the user that runs it).
-RUN mkdir -p logs secrets .local/artifacts .local/outbox .local/bigquery \
+RUN mkdir -p logs .local/artifacts .local/outbox .local/bigquery \
     && chown airflow:0 /opt/airflow \
-    && chown -R airflow:0 /opt/airflow/logs /opt/airflow/secrets /opt/airflow/.local
+    && chown -R airflow:0 /opt/airflow/logs /opt/airflow/.local
 
 USER airflow
 

@@ -1,4 +1,5 @@
-"""How much memory `make airflow-ui` takes: the resident memory of its whole process tree.
+"""How much memory `make airflow-ui` (or `make airflow-cluster`) takes: the resident memory of
+its whole process tree.
 
     python -m retention.ui_memory [--pid PID | --port 8080] [--seconds 60] [--interval 1]
 
@@ -33,6 +34,9 @@ MIB = 1024 * 1024
 COMPONENTS = (
     ("bqemulator", "emulator"),
     ("retention.local", "command"),
+    ("retention.cluster", "command"),
+    ("redis-server", "redis"),
+    ("postgres", "postgres"),
     ("api-server", "api-server"),
     ("api_server", "api-server"),
     ("dag-processor", "dag-processor"),
@@ -40,6 +44,7 @@ COMPONENTS = (
     ("serve-logs", "log server"),
     ("triggerer", "triggerer"),
     ("task supervisor", "task"),
+    ("airflow supervisor", "task"),
     ("task runner", "task"),
     ("tasks run", "task"),
     ("localexecutor", "executor worker"),
@@ -66,7 +71,7 @@ def _belongs_to_command(process: psutil.Process) -> bool:
         command = " ".join(process.cmdline())
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
-    return "retention.local" in command or "airflow" in command or "bqemulator" in command
+    return any(part in command for part in ("retention.local", "retention.cluster", "airflow", "bqemulator"))
 
 
 def root_of(pid: int) -> psutil.Process:

@@ -1,5 +1,5 @@
 """docker-compose.yaml and its Dockerfile describe a stack that would come up (README,
-"Production-shaped stack (Docker Compose)").
+"Production-shaped stack").
 
 There is no Docker engine here or in CI, so the file is never run: these checks are what
 stands between it and a `docker compose up` that fails on someone's server. The file is valid
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
-LOCK_FILE = ROOT / "requirements.lock"
+LOCK_FILE = ROOT / "requirements-runtime.lock"
 SCHEMA_FILE = ROOT / "tests" / "data" / "compose-spec.json"
 
 ONE_SHOT = {"airflow-init"}
@@ -33,12 +33,14 @@ DEFAULT_SERVICES = ("postgres", *AIRFLOW_DEFAULT_SERVICES, "bigquery-emulator")
 CELERY_SERVICES = ("redis", "airflow-worker")
 AIRFLOW_SERVICES = (*AIRFLOW_DEFAULT_SERVICES, "airflow-worker")
 PROJECT_FOLDERS = ("dags", "plugins", "include", "sql")
-SECRETS_DIR = "/opt/airflow/secrets/"
+SECRETS_DIR = "/run/secrets/"
 
 # Names whose values would be secrets if written literally.
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|FERNET|API_KEY|PRIVATE_KEY|CREDENTIAL", re.IGNORECASE)
-# The only literal default a secret may have: the local Postgres, reachable on the compose network only.
-LOCAL_ONLY_DEFAULTS = {"${POSTGRES_PASSWORD:-airflow}"}
+# Settings that only say where secrets are: the secrets backend's class and options, the folder.
+SECRETS_LOCATION = re.compile(r"^AIRFLOW__SECRETS__|_SECRETS_DIR$")
+# A password in a URL is only ever printf's placeholder, filled from a secret file at run time.
+SECRET_PLACEHOLDERS = {"%s"}
 # Shapes of real credentials: Twilio account / API key SIDs, Google API keys and key files, Kakao keys.
 CREDENTIAL_SHAPES = re.compile(
     r"\bAC[0-9a-f]{32}\b|\bSK[0-9a-f]{32}\b|AIza[0-9A-Za-z_-]{35}|-----BEGIN|\"private_key\"|KakaoAK\s+\w"
@@ -138,7 +140,7 @@ def test_the_executor_is_local_by_default_and_switchable_to_celery(services):
     for name in AIRFLOW_SERVICES:
         env = environment_of(services[name])
         assert env["AIRFLOW__CORE__EXECUTOR"] == "${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}", name
-        assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://redis:6379/"), name
+        assert "redis://:%s@redis:6379/" in env["AIRFLOW__CELERY__BROKER_URL_CMD"], name
 
 
 def test_every_long_running_service_has_a_healthcheck(services):
@@ -235,10 +237,11 @@ def test_the_dockerfile_installs_the_lock_then_the_project():
     assert instructions[0][0] == "FROM" and instructions[0][1].startswith("python:3.11-")
     runs = [args for kind, args in instructions if kind == "RUN"]
     copies = [args.split() for kind, args in instructions if kind == "COPY"]
-    lock_install = next(i for i, args in enumerate(runs) if re.search(r"pip install .*-r requirements\.lock", args))
+    lock_install = next(i for i, args in enumerate(runs)
+                        if re.search(r"pip install .*-r requirements-runtime\.lock", args))
     project_install = next(i for i, args in enumerate(runs) if re.search(r"pip install .*--no-deps .*-e \.", args))
     assert lock_install < project_install
-    assert ["requirements.lock", "./"] in copies
+    assert ["requirements-runtime.lock", "./"] in copies
     for package in ("chromium", "chromium-driver", "fonts-noto-cjk"):
         assert any(re.search(rf"apt-get install .*\b{re.escape(package)}\b", args) for args in runs), package
     for args in copies:
@@ -251,24 +254,12 @@ def test_the_dockerfile_installs_the_lock_then_the_project():
     assert any(kind == "ENTRYPOINT" and "unset BIGQUERY_EMULATOR_HOST" in args for kind, args in instructions)
 
 
-def test_packages_installed_beyond_the_lock_are_pinned_and_agree_with_it():
-    pins = lock_pins()
-    for args in (args for kind, args in dockerfile_instructions() if kind == "RUN" and "-c requirements.lock" in args):
-        requirements = [word for word in args.split() if re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*[=<>!~]", word)]
-        assert requirements
-        for requirement in requirements:
-            assert "==" in requirement, f"{requirement} must be pinned with =="
-            name, version = requirement.split("==")
-            key = re.sub(r"[-_.]+", "-", name).lower()
-            assert pins.get(key, version) == version, f"{requirement} contradicts requirements.lock ({pins[key]})"
-
-
 def test_the_build_context_keeps_what_the_image_copies():
     ignored = {line.strip().rstrip("/") for line in DOCKERIGNORE.read_text().splitlines()
                if line.strip() and not line.startswith("#")}
-    for source in ("requirements.lock", "pyproject.toml", *PROJECT_FOLDERS):
+    for source in ("requirements-runtime.lock", "pyproject.toml", *PROJECT_FOLDERS):
         assert source not in ignored, f".dockerignore drops {source}, which the Dockerfile copies"
-    for local_state in (".venv", ".local", ".git", ".env"):
+    for local_state in (".venv", ".local", ".git", ".env", ".secrets"):
         assert local_state in ignored, f"{local_state} must stay out of the image"
 
 
@@ -287,35 +278,31 @@ def test_no_secret_is_written_in_the_compose_file(compose):
     for owner, env in all_environments(compose):
         for name, value in env.items():
             where = f"{owner}: {name}={value}"
-            if name.startswith("AIRFLOW_CONN_"):
-                assert value == f"${{{name}:-}}", f"{where}: connections come from the environment, empty by default"
-            elif SECRET_NAME.search(name):
+            assert not name.startswith("AIRFLOW_CONN_"), f"{where}: connections come from the secrets backend"
+            if SECRET_NAME.search(name) and not SECRETS_LOCATION.search(name):
                 if name.endswith("_CMD"):
-                    assert value.startswith(f"cat {SECRETS_DIR}"), where
+                    assert value.startswith(f"cat {SECRETS_DIR}") or f"$(cat {SECRETS_DIR}" in value, where
                 elif value.startswith(SECRETS_DIR):
                     pass  # a path to a file in the secrets volume, not a secret
                 else:
-                    assert re.fullmatch(r"\$\{[A-Z0-9_]+(:?-)?\}", value) or value in LOCAL_ONLY_DEFAULTS, where
+                    assert re.fullmatch(r"\$\{[A-Z0-9_]+(:?-)?\}", value), where
             for match in USERINFO.finditer(value):
-                assert match["password"] in LOCAL_ONLY_DEFAULTS, f"{where}: a password in a URL"
+                assert match["password"] in SECRET_PLACEHOLDERS, f"{where}: a password in a URL"
 
 
-def test_the_keys_airflow_components_share_are_generated_by_the_init(compose, services):
-    script = "\n".join(services["airflow-init"]["command"])
-    files = {value.removeprefix(f"cat {SECRETS_DIR}") for _, env in all_environments(compose)
+def test_the_keys_airflow_components_share_are_secrets_every_airflow_service_mounts(compose, services):
+    files = {re.search(rf"{SECRETS_DIR}(\w+)", value).group(1) for _, env in all_environments(compose)
              for name, value in env.items() if name.endswith("_CMD")}
-    assert {"fernet_key", "jwt_secret", "api_secret_key"} <= files
-    for file in files:
-        assert re.search(rf"\[ -s {file} \] \|\| .*> {file}\b", script), f"airflow-init never writes {file}"
+    assert {"fernet_key", "jwt_secret", "api_secret_key", "postgres_password", "redis_password"} <= files
     for name in AIRFLOW_SERVICES:
-        assert ("airflow-secrets", SECRETS_DIR.rstrip("/")) in volumes_of(services[name]), name
+        mounted = set(services[name].get("secrets") or [])
+        assert {"postgres_password", "fernet_key", "jwt_secret"} <= mounted, name
+        assert files & set(compose["secrets"]) == files, "every file a _CMD reads is a declared secret"
 
 
-def test_the_init_migrates_the_database_and_creates_the_pools(services):
-    script = "\n".join(services["airflow-init"]["command"])
-    assert "airflow db migrate" in script
-    for pool in ("places_scraping", "sms_sending"):
-        assert re.search(rf"airflow pools set {pool} 1 ", script), f"pool {pool} with one slot"
+def test_the_init_is_the_project_init_script(services):
+    # What it does (refuse defaults, migrate, pools, users) is tested in test_production_stack.py.
+    assert services["airflow-init"]["command"] == ["python", "-m", "retention.stack_init", "init"]
 
 
 def test_retention_settings_can_be_overridden_from_the_environment(services):
@@ -335,7 +322,7 @@ def test_the_components_find_each_other_on_the_compose_network(services):
     api_port = api["command"][api["command"].index("--port") + 1]
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == f"http://airflow-apiserver:{api_port}/execution/"
     assert f"localhost:{api_port}/api/v2/monitor/health" in " ".join(api["healthcheck"]["test"])
-    assert "@postgres:5432/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert "@postgres:5432/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD"]
     emulator = services["bigquery-emulator"]
     emulator_port = environment_of(emulator)["BQEMU_REST_PORT"]
     assert environment_of(emulator)["BQEMU_REST_HOST"] == "0.0.0.0", "the emulator must listen beyond its container"
