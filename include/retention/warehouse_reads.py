@@ -17,10 +17,12 @@ reads, split from `warehouse.py` along that responsibility.
 
 The emulator (bqemulator 1.4.0), pinned in tests/integration/test_warehouse.py: it evaluates
 a `row_restriction` with the same SQL translator as queries (FARM_FINGERPRINT included, equal
-to BigQuery's documented values), and returns the same rows and Arrow types as REST. Read
-from its code (`streaming/read_session.py`), not pinned: it materialises a session's rows in
-its own memory, sends them in batches of 65,536 rows, and keeps every session until it stops,
-so a long-lived local emulator grows by what was read through it (a week's shard at a time).
+to BigQuery's documented values), and returns the same rows and Arrow types as REST; it sends
+a stream in batches of 65,536 rows but refuses to send a gRPC message over 11.5 MB, so a
+session there is cut into up to 10 short streams, read one after the other (BigQuery: one
+stream). Read from its code (`streaming/read_session.py`), not pinned: it materialises a
+session's rows in its own memory and keeps every session until it stops, so a long-lived
+local emulator grows by what was read through it (a week's shard at a time).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ READ_PATHS = ("storage", "rest")
 # The client's default retries an unreachable endpoint for 10 minutes; a minute is enough to
 # ride out a blip, and then the read goes over REST.
 _SESSION_TIMEOUT_SECONDS = 60.0
+EMULATOR_STREAMS = 10
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,17 @@ def read_table(
     if chosen == "storage":
         batches = _storage_batches(warehouse, table_id, columns, equals, shard, source=source, forced=path == "storage")
         if batches is not None:
-            yield from _rechunk(batches, chunk_rows)
-            return
+            handed_on = False
+            try:
+                for chunk in _rechunk(batches, chunk_rows):
+                    handed_on = True
+                    yield chunk
+                return
+            except _StreamFailed as error:
+                # Nothing handed on yet: REST can still give every row once. Later, it cannot.
+                if handed_on or path == "storage":
+                    raise WarehouseError(str(error)) from error
+                log.warning("%s; reading over REST instead", error)
     yield from _rest_chunks(warehouse, table_id, columns, equals, shard, chunk_rows=chunk_rows, source=source)
 
 
@@ -161,9 +173,13 @@ def _storage_batches(
     )
     client = storage_client(warehouse)
     try:
-        # One stream: the shard is the unit of parallelism, one worker reads it front to back.
+        # One stream on BigQuery: the shard is the unit of parallelism, one worker reads it front
+        # to back. The emulator sends a stream in batches of 65,536 rows and refuses to send a
+        # message over 11.5 MB (a 45-column batch is about 13 MB): its streams are made short
+        # (it cuts a session into at most 10), and read one after the other.
         session = client.create_read_session(
-            parent=f"projects/{warehouse.settings.project}", read_session=session, max_stream_count=1,
+            parent=f"projects/{warehouse.settings.project}", read_session=session,
+            max_stream_count=EMULATOR_STREAMS if warehouse.settings.emulator_host else 1,
             retry=retry, timeout=_SESSION_TIMEOUT_SECONDS,
         )
     except (exceptions.GoogleAPICallError, exceptions.RetryError) as error:  # refused, or unreachable
@@ -209,10 +225,12 @@ def storage_client(warehouse: Warehouse):
     return client
 
 
+class _StreamFailed(RuntimeError):
+    """A Storage Read stream broke off (read_table decides whether REST can take over)."""
+
+
 def _stream_batches(client, session, *, source: str) -> Iterator[pa.RecordBatch]:
     from google.api_core import exceptions
-
-    from retention.warehouse import WarehouseError
 
     import pyarrow as pa
 
@@ -225,8 +243,7 @@ def _stream_batches(client, session, *, source: str) -> Iterator[pa.RecordBatch]
             for response in client.read_rows(stream.name):
                 yield pa.ipc.read_record_batch(pa.py_buffer(response.arrow_record_batch.serialized_record_batch), schema)
         except exceptions.GoogleAPICallError as error:
-            # Rows may have been handed on already: no silent switch to REST half-way.
-            raise WarehouseError(f"the Storage Read stream of {source} failed: {error.message}; retry the task") from error
+            raise _StreamFailed(f"the Storage Read stream of {source} failed: {error.message}; retry the task") from error
 
 
 def _rechunk(batches: Iterator[pa.RecordBatch], chunk_rows: int) -> Iterator[pa.Table]:

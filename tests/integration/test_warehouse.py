@@ -205,6 +205,25 @@ def test_reads_fall_back_to_rest_when_the_storage_read_api_is_off_or_unreachable
         _read(closed, table, chunk_rows=1000, path="storage")
 
 
+def test_emulator_refuses_to_send_a_storage_read_batch_over_11_mb_so_its_sessions_get_short_streams(warehouse):
+    from google.api_core.exceptions import GoogleAPICallError
+    from google.cloud.bigquery_storage_v1 import types
+
+    from retention.warehouse_reads import last_read_path, storage_client
+
+    table = warehouse.table_id("ml", "wide")
+    warehouse.run(f"CREATE TABLE `{table}` AS SELECT x, REPEAT('x', 200) AS padding FROM UNNEST(GENERATE_ARRAY(1, 70000)) AS x")
+    client = storage_client(warehouse)
+    project, dataset, name = table.split(".")
+    session = client.create_read_session(parent=f"projects/{project}", max_stream_count=1, read_session=types.ReadSession(
+        table=f"projects/{project}/datasets/{dataset}/tables/{name}", data_format=types.DataFormat.ARROW))
+    with pytest.raises(GoogleAPICallError, match="Sent message larger than max"):  # 65,536 rows of 200 bytes
+        list(client.read_rows(session.streams[0].name))
+    chunks = list(warehouse.read_table(table, columns=["x", "padding"], chunk_rows=30_000, source="wide"))
+    assert last_read_path(warehouse) == "storage" and [c.num_rows for c in chunks] == [30_000, 30_000, 10_000]
+    assert sorted(pa.concat_tables(chunks)["x"].to_pylist()) == list(range(1, 70_001))
+
+
 def test_storage_read_filters_take_typed_values_only(warehouse):
     from retention.warehouse_reads import Shard, row_restriction
 
