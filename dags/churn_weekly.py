@@ -15,15 +15,23 @@ latest published week retrains: a backfilled older week is scored by the current
    in the registry was trained on exactly the same rows and settings.
 3. `promote_or_keep_champion`: compares the challenger with the champion on rows neither was
    trained on, writes `ml.model_registry` (promoted, or rejected with the reason).
-4. `score_customers`: the champion scores the week in chunks (probability, top three reasons
-   from SHAP, segment, CLTV, revenue at risk) into a staging table.
-5. `publish_scores`: ranks, bands and `newly_at_risk` in the warehouse, one MERGE into
+4. `plan_scoring_shards`: splits each week into shards by a stable hash of `customer_id`
+   (`RETENTION_SCORING_SHARD_ROWS` rows per shard, at most `RETENTION_SCORING_MAX_SHARDS`)
+   and pins the champion that scores them.
+   `score_customers` (mapped, one task per shard, named "week shard k/n" in the grid): reads
+   its shard's features only (Storage Read API, REST as fallback), scores them in chunks
+   (probability, top three reasons from SHAP, segment, CLTV, revenue at risk) and replaces
+   its shard's rows in the week's staging table. The shards run side by side on as many
+   worker slots as the executor has (LocalExecutor, Celery or Kubernetes alike).
+5. `publish_scores`: waits for every shard, refuses a partial set (naming the missing
+   shards), then ranks, bands and `newly_at_risk` in the warehouse, one MERGE into
    `ml.churn_scores`, then the Asset `ml.churn_scores` that `senior_outreach` runs on.
 6. `refresh_marts`: the views of the `marts` dataset Looker Studio reads, with column
    descriptions.
 
 **Re-running** a week replaces its features, staging and scores; retraining on the same rows
-is skipped, so a re-run never adds a registry row.
+is skipped, so a re-run never adds a registry row. Clearing one `score_customers` shard
+replaces that shard's staged rows only; then clear `publish_scores` to publish them.
 
 **When it fails**
 - `build_features`: *no rows*: `core.customers` has no such week; run `telco_ingest` for it.
@@ -31,9 +39,11 @@ is skipped, so a re-run never adds a registry row.
   features; the message names it. Fix `sql/ml/churn_features/publish.sql`, *Clear*.
 - `score_customers`: *ArtifactError* (artifact missing, altered, or saved with other library
   versions): restore the file named in the message or clear `train_challenger` to retrain;
-  scoring never falls back to another model. Anything else: *Clear* `score_customers` only.
-- `publish_scores`: *no staged scores* or *holds N scored rows but score_customers staged M*
-  (a partial attempt): *Clear* from `score_customers`.
+  scoring never falls back to another model. *the champion is X, but the week was planned
+  for Y*: clear from `plan_scoring_shards`. Anything else: *Clear* the failed shard only.
+- `publish_scores`: *shard(s) [...] have not been scored* or *the rows of shard(s) [...] are
+  not the ones their tasks reported* (a partial set): *Clear* those `score_customers` shards,
+  or from `plan_scoring_shards` when the message says so.
 Until `publish_scores` succeeds, `ml.churn_scores` and the marts keep the last published week.
 """
 
@@ -97,28 +107,35 @@ def churn_weekly():
         return promote_or_keep(Warehouse.connect(), trained)
 
     @task
-    def score_customers(features: dict, champion: dict) -> list[dict]:
-        import datetime as dt
-
-        from retention.scoring.score import score_week
+    def plan_scoring_shards() -> list[dict]:
+        from retention.scoring.shards import plan_shards
         from retention.warehouse import Warehouse
 
-        warehouse = Warehouse.connect()
-        return [score_week(warehouse, dt.date.fromisoformat(week)) for week in features["weeks"]]
+        return plan_shards(Warehouse.connect(), _weeks())
+
+    @task(map_index_template="{{ shard_label }}")
+    def score_customers(assignment: dict) -> dict:
+        import datetime as dt
+
+        from retention.scoring.shards import score_shard
+        from retention.warehouse import Warehouse
+
+        week, shard, shards = dt.date.fromisoformat(assignment["snapshot_date"]), assignment["shard"], assignment["shards"]
+        get_current_context()["shard_label"] = f"{week} shard {shard + 1}/{shards}"
+        return score_shard(Warehouse.connect(), week, shard, shards, model_version=assignment["model_version"])
 
     @task(outlets=[CHURN_SCORES])
-    def publish_scores(scored: list[dict]) -> list[dict]:
+    def publish_scores(plan: list[dict], scored: list[dict]) -> list[dict]:
         import datetime as dt
 
         from retention.scoring.score import publish_scores
         from retention.warehouse import Warehouse
 
-        warehouse = Warehouse.connect()
+        warehouse, scored = Warehouse.connect(), list(scored)
+        weeks = sorted({assignment["snapshot_date"] for assignment in plan})
         published = [  # oldest first: each week is compared with the one before it
-            publish_scores(warehouse, dt.date.fromisoformat(week["snapshot_date"]), expected_rows=week["rows"])
-            for week in scored
+            publish_scores(warehouse, dt.date.fromisoformat(week), shards=scored) for week in weeks
         ]
-        weeks = [week["snapshot_date"] for week in scored]
         get_current_context()["outlet_events"][CHURN_SCORES].extra = {WEEK_EXTRA: weeks[-1], "weeks": weeks}
         return published
 
@@ -131,7 +148,9 @@ def churn_weekly():
 
     features = build_features()
     champion = promote_or_keep_champion(train_challenger(features))
-    refresh_marts(publish_scores(score_customers(features, champion)))
+    plan = plan_scoring_shards()
+    [features, champion] >> plan  # the plan reads what they wrote: the week's features, the champion
+    refresh_marts(publish_scores(plan, score_customers.expand(assignment=plan)))
 
 
 churn_weekly()

@@ -40,6 +40,11 @@ class Settings:
     telco_snapshot_source: str
     """Where weekly customer snapshots come from: `bundled` (the IBM file shipped with the
     project, used for every week), a local landing folder, or a `gs://bucket/prefix`."""
+    storage_read: str = "auto"
+    """`auto`: large table reads use the BigQuery Storage Read API where it is served (real
+    BigQuery; an emulator whose gRPC address is known), REST otherwise; `off`: always REST."""
+    storage_emulator_host: str | None = None
+    """`127.0.0.1:PORT` of the emulator's gRPC (Storage Read API) endpoint, if any."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -57,9 +62,18 @@ class Settings:
             gcp_conn_id=os.environ.get("RETENTION_GCP_CONN_ID", "google_cloud_default"),
             emulator_host=emulator_host,
             telco_snapshot_source=os.environ.get("RETENTION_TELCO_SNAPSHOT_SOURCE", "bundled"),
+            storage_read=_choice("RETENTION_STORAGE_READ", ("auto", "off")),
+            storage_emulator_host=os.environ.get("BIGQUERY_STORAGE_EMULATOR_HOST") or None,
         )
 
     def dataset(self, layer: str) -> str:
         if layer not in LAYERS:
             raise ValueError(f"unknown warehouse layer {layer!r}; expected one of {LAYERS}")
         return f"{self.dataset_prefix}{layer}"
+
+
+def _choice(variable: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(variable, choices[0]).strip().lower()
+    if value not in choices:
+        raise RuntimeError(f"{variable}={value!r} is not one of {choices}: set one of them, or unset it")
+    return value

@@ -168,8 +168,12 @@ class LocalBigQuery:
             process.wait(timeout=10)
 
     def environment(self) -> dict[str, str]:
-        """Environment variables that point the platform (and Airflow) at this emulator."""
+        """Environment variables that point the platform (and Airflow) at this emulator; its
+        Storage Read API (gRPC) address only when this object started it (the port of an
+        emulator found already running is not known, so reads use REST there)."""
+        storage = {"BIGQUERY_STORAGE_EMULATOR_HOST": f"127.0.0.1:{self.grpc_port}"} if self._process else {}
         return {
+            **storage,
             "BIGQUERY_EMULATOR_HOST": self.host,
             "RETENTION_BQ_PROJECT": self.project,
             # The Google provider's hook is never used against the emulator, but an

@@ -10,8 +10,10 @@ Workarounds, each pinned by a test in `tests/integration/test_warehouse.py`:
   calls send. Resumable uploads are also what real BigQuery wants for large files.
 - Queries always go through `client.query(sql).result()`: `query_and_wait` and
   `pandas_gbq.read_gbq` return an empty result for a failed query on the emulator.
-- Data frames are built with `create_bqstorage_client=False`: the Storage Read API path
-  reaches for Google's host, and the emulator's cannot read query results.
+- Data frames of query results are built with `create_bqstorage_client=False`: the client's
+  Storage Read path reaches for Google's host, and the emulator's cannot read query results.
+  Large reads of a table's rows (`read_table`, in `warehouse_reads.py`) use the Storage Read
+  API directly, on BigQuery and on the emulator's gRPC port, with REST as the fallback.
 - Replacing one date is a single MERGE (`... ON FALSE WHEN NOT MATCHED BY SOURCE AND
   t.d = @d THEN DELETE WHEN NOT MATCHED THEN INSERT (cols) ...`): parameters do not reach
   multi-statement scripts on the emulator, and `INSERT ROW` is refused.
@@ -48,6 +50,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
     from google.cloud import bigquery
+
+    from retention.warehouse_reads import Shard
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +230,31 @@ class Warehouse:
             raise WarehouseError(f"BigQuery rejected {source}: {error}") from error
         yield from rows.to_arrow_iterable(bqstorage_client=None)
 
+    def read_table(
+        self,
+        table_id: str,
+        *,
+        columns: Sequence[str],
+        equals: Mapping[str, Any] | None = None,
+        shard: Shard | None = None,
+        chunk_rows: int,
+        source: str,
+        path: str | None = None,
+    ) -> Iterator[pa.Table]:
+        """A table's rows (`columns`, where `equals` holds, in `shard`) in Arrow tables of
+        `chunk_rows`: over the Storage Read API where it is served, else REST (warehouse_reads)."""
+        from retention.warehouse_reads import read_table
+
+        return read_table(self, table_id, columns=columns, equals=equals, shard=shard, chunk_rows=chunk_rows,
+                          source=source, path=path)
+
+    def storage_read_available(self) -> bool:
+        """Reads may try the Storage Read API: on BigQuery unless switched off, and on an
+        emulator whose gRPC address is known."""
+        if self.settings.storage_read == "off":
+            return False
+        return not self.settings.emulator_host or bool(self.settings.storage_emulator_host)
+
     # -- structure -----------------------------------------------------------------------
 
     def ensure_datasets(self, layers: Sequence[str] = LAYERS) -> None:
@@ -244,6 +273,20 @@ class Warehouse:
         except NotFound:
             return False
         return True
+
+    def ensure_table(
+        self, table_id: str, schema: Sequence[bigquery.SchemaField], *, clustering: Sequence[str] | None = None,
+        expires_after: dt.timedelta | None = None,
+    ) -> None:
+        """Create the table with `schema` unless it exists (a staging table; DDL files are for
+        the published ones)."""
+        from google.cloud import bigquery
+
+        table = bigquery.Table(table_id, schema=list(schema))
+        table.clustering_fields = list(clustering) if clustering else None
+        if expires_after is not None:
+            table.expires = dt.datetime.now(dt.UTC) + expires_after
+        self.client.create_table(table, exists_ok=True)
 
     def column_names(self, table_id: str) -> list[str]:
         return [field.name for field in self.client.get_table(table_id).schema]

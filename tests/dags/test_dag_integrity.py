@@ -53,16 +53,22 @@ def test_dag_is_documented_owned_tagged_and_retried(dagbag, dag_id):
         assert task.retries >= 2, f"{dag_id}.{task.task_id} retries {task.retries}"
 
 
-def test_churn_weekly_runs_on_published_customers_and_scores_apart_from_training(dagbag):
+def test_churn_weekly_runs_on_published_customers_and_scores_in_mapped_shards_apart_from_training(dagbag):
     dag = dagbag.dags["churn_weekly"]
     assert "core.customers" in str(dag.timetable.asset_condition)
-    order = ["build_features", "train_challenger", "promote_or_keep_champion", "score_customers", "publish_scores",
-             "refresh_marts"]
+    order = ["build_features", "train_challenger", "promote_or_keep_champion", "plan_scoring_shards",
+             "score_customers", "publish_scores", "refresh_marts"]
     assert [t for t in order if t in dag.task_ids] == order
     for upstream, downstream in zip(order, order[1:], strict=False):
-        assert upstream in dag.get_task(downstream).upstream_task_ids or downstream == "score_customers"
-    assert {"build_features", "promote_or_keep_champion"} <= dag.get_task("score_customers").upstream_task_ids
-    assert [o.name for o in dag.get_task("publish_scores").outlets] == ["ml.churn_scores"]
+        assert upstream in dag.get_task(downstream).upstream_task_ids or downstream == "plan_scoring_shards"
+    assert dag.get_task("plan_scoring_shards").upstream_task_ids == {"build_features", "promote_or_keep_champion"}
+    scoring = dag.get_task("score_customers")
+    assert scoring.is_mapped and scoring.upstream_task_ids == {"plan_scoring_shards"}, "one task per shard"
+    # publish waits for every shard (all succeeded) and reads the plan to know which it needs
+    publish = dag.get_task("publish_scores")
+    assert publish.upstream_task_ids == {"plan_scoring_shards", "score_customers"}
+    assert publish.trigger_rule == "all_success"
+    assert [o.name for o in publish.outlets] == ["ml.churn_scores"]
 
 
 def test_senior_outreach_runs_on_the_scores_and_hourly_in_the_send_window(dagbag):

@@ -188,3 +188,71 @@ def test_the_static_report_is_one_self_contained_page(scored, tmp_path):
         assert section in page
     assert page.count("<img") >= 6 and page.count("src='data:image/png;base64,") == page.count("<img")
     assert not re.search(r"(src|href)=['\"]?(https?:)?//", page), "nothing may be fetched from the network"
+
+
+def _shard_rows(warehouse, week) -> pd.DataFrame:
+    from retention.scoring.shards import shard_staging_table
+
+    return warehouse.dataframe(
+        f"SELECT * FROM `{warehouse.table_id('ml', shard_staging_table(week))}` ORDER BY customer_id"
+    )
+
+
+def _score_in_shards(warehouse, week, shards: int) -> list[dict]:
+    from retention.scoring.shards import ShardSizing, plan_shards, score_shard
+
+    plan = plan_shards(warehouse, [week], ShardSizing(rows_per_shard=-(-8000 // shards), max_shards=shards))
+    assert [item["shard"] for item in plan] == list(range(shards))
+    return [score_shard(warehouse, week, item["shard"], item["shards"], model_version=item["model_version"],
+                        chunk_rows=1000) for item in plan]
+
+
+def test_three_shards_publish_the_same_scores_as_one(scored):
+    from retention.scoring.score import publish_scores
+
+    warehouse = scored["warehouse"]
+    _fresh_scores_table(warehouse)
+    publish_scores(warehouse, WEEKS[0], shards=scored["staged"][0]["shards"])
+    whole = _scores(warehouse, WEEKS[0])
+    results = _score_in_shards(warehouse, WEEKS[0], 3)
+    assert all(r["read_path"] == "storage" for r in results), "the emulator serves the Storage Read API"
+    assert sum(r["rows"] for r in results) == len(whole) and min(r["rows"] for r in results) > 2000
+    assert publish_scores(warehouse, WEEKS[0], shards=results)["shards"] == 3
+    columns = [c for c in whole.columns if c != "scored_at"]
+    pd.testing.assert_frame_equal(_scores(warehouse, WEEKS[0])[columns], whole[columns])
+
+
+def test_rerunning_one_shard_replaces_its_rows_and_leaves_the_others_untouched(scored):
+    from retention.scoring.score import publish_scores
+    from retention.scoring.shards import PartialScoresError, score_shard
+
+    warehouse = scored["warehouse"]
+    results = _score_in_shards(warehouse, WEEKS[1], 3)
+    before = _shard_rows(warehouse, WEEKS[1])
+    again = score_shard(warehouse, WEEKS[1], 1, 3, chunk_rows=1000)
+    after = _shard_rows(warehouse, WEEKS[1])
+    others = before["shard"] != 1
+    pd.testing.assert_frame_equal(after[after["shard"] != 1].reset_index(drop=True),
+                                  before[others].reset_index(drop=True))
+    assert set(after.loc[after["shard"] == 1, "attempt_id"]) == {again["attempt_id"]} != {results[1]["attempt_id"]}
+    columns = [c for c in before.columns if c != "attempt_id"]
+    pd.testing.assert_frame_equal(after[columns], before[columns])  # same customers, same scores
+    # publish reads what the tasks reported: the first attempt of shard 1 is no longer staged
+    with pytest.raises(PartialScoresError, match=r"the rows of shard\(s\) \[1\] are not the ones"):
+        publish_scores(warehouse, WEEKS[1], shards=results)
+    assert publish_scores(warehouse, WEEKS[1], shards=[results[0], again, results[2]])["customers"] == len(after)
+
+
+def test_publish_refuses_a_partial_set_of_shards_and_names_the_missing_ones(scored):
+    from retention.scoring.score import publish_scores
+    from retention.scoring.shards import PartialScoresError
+
+    warehouse = scored["warehouse"]
+    _fresh_scores_table(warehouse)
+    results = _score_in_shards(warehouse, WEEKS[0], 4)
+    with pytest.raises(PartialScoresError, match=r"shard\(s\) \[1, 3\] of 4 have not been scored"):
+        publish_scores(warehouse, WEEKS[0], shards=[results[0], results[2]])
+    warehouse.run(f"DELETE FROM `{results[2]['staging_table']}` WHERE shard = 2")  # staged rows lost
+    with pytest.raises(PartialScoresError, match=r"shard\(s\) \[2\]"):
+        publish_scores(warehouse, WEEKS[0], shards=results)
+    assert not warehouse.table_exists(warehouse.table_id("ml", "churn_scores")) or _scores(warehouse, WEEKS[0]).empty

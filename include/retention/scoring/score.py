@@ -1,11 +1,12 @@
 """Score every active customer of a week with the champion, in chunks, and publish the week.
 
-Two steps, two tasks. `score_week` reads the week's features from the warehouse a chunk at a
-time (memory does not grow with the customer count), scores each chunk in the worker
-(calibrated probability, reasons, segment, CLTV, revenue at risk) and appends it to a
-staging table of that week, replaced on every attempt. `publish_scores` then does what needs
-the whole week at once, in the warehouse: rank and percentile, risk band, and whether a
-customer is newly at risk compared with the last scored week; one MERGE replaces the week.
+Two steps. The week is scored in shards (`shards.py`, one mapped `score_customers` task
+each): a shard's features are read a chunk at a time (memory does not grow with the
+customer count), each chunk scored in the worker by `score_frame` (calibrated probability,
+reasons, segment, CLTV, revenue at risk) and staged; `score_week` does all shards in one
+process. `publish_scores` then checks the shards are complete and does what needs the whole
+week at once, in the warehouse: rank and percentile, risk band, and whether a customer is
+newly at risk compared with the last scored week; one MERGE replaces the week.
 
 Risk bands (environment, documented in the README): `high` from
 `RETENTION_AT_RISK_THRESHOLD` (default 0.5: more likely to leave than not, "at risk"),
@@ -20,6 +21,7 @@ import datetime as dt
 import logging
 import os
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -103,58 +105,26 @@ def score_frame(model: ChurnModel, frame: pd.DataFrame, bands: RiskBands, model_
     return scored
 
 
-def staging_table(snapshot_date: dt.date) -> str:
-    return f"_churn_scores_staging_{snapshot_date:%Y%m%d}"
-
-
 def score_week(
     warehouse: Warehouse, snapshot_date: dt.date, *, chunk_rows: int | None = None, bands: RiskBands | None = None
 ) -> dict:
-    """Score the week's customers with the champion into the week's staging table."""
-    import pyarrow as pa
+    """Score every shard of the week in this process, one after the other (what the DAG's
+    mapped score_customers tasks do side by side; see shards.py): for benchmarks and tests."""
+    from retention.scoring.shards import plan_shards, score_shard
 
-    from retention.modeling.registry import load_champion
-
-    bands = bands or RiskBands.from_env()
-    chunk_rows = chunk_rows or int(os.environ.get("RETENTION_SCORING_CHUNK_ROWS", "20000"))
-    champion, model = load_champion(warehouse)
-    model.use_threads(int(os.environ.get("RETENTION_SCORING_THREADS", "1")))
-    staging_id = warehouse.table_id("ml", staging_table(snapshot_date))
-    schema = staging_schema()
-    arrow_schema = _arrow_schema(schema)
-    rows = chunks = 0
-    seconds_scoring = 0.0
     started = time.perf_counter()
-    for chunk in warehouse.arrow_chunks(
-        "SELECT {{ columns }} FROM `{{ ml }}.churn_features` WHERE snapshot_date = @snapshot_date",
-        {"snapshot_date": snapshot_date}, chunk_rows=chunk_rows, source="ml.churn_features (scoring)",
-        identifiers={"columns": list(dict.fromkeys(["snapshot_date", "customer_id", *model.features]))},
-    ):
-        if chunk.num_rows == 0:
-            continue
-        began = time.perf_counter()
-        scored = score_frame(model, chunk.to_pandas(), bands, champion["model_version"])
-        seconds_scoring += time.perf_counter() - began
-        table = pa.Table.from_pandas(scored, schema=arrow_schema, preserve_index=False)
-        # The first chunk replaces whatever an earlier attempt left; the others append.
-        warehouse.load_arrow(staging_id, table, schema, append=chunks > 0)
-        rows += chunk.num_rows
-        chunks += 1
-    if rows:
-        # Kept for publish_scores and its retries, not for ever.
-        warehouse.expire_after(staging_id, dt.timedelta(days=14))
-    if rows == 0:
-        raise RuntimeError(
-            f"ml.churn_features has no rows for {snapshot_date}: nothing to score. Run build_features for "
-            "that week (it needs core.customers published for it) and retry"
-        )
-    summary = {
-        "snapshot_date": snapshot_date.isoformat(), "model_version": champion["model_version"], "rows": rows,
-        "chunks": chunks, "seconds_scoring": round(seconds_scoring, 2),
-        "seconds_total": round(time.perf_counter() - started, 2), "staging_table": staging_id,
+    shards = [
+        score_shard(warehouse, snapshot_date, item["shard"], item["shards"], model_version=item["model_version"],
+                    chunk_rows=chunk_rows, bands=bands)
+        for item in plan_shards(warehouse, [snapshot_date])
+    ]
+    return {
+        "snapshot_date": snapshot_date.isoformat(), "model_version": shards[0]["model_version"],
+        "rows": sum(s["rows"] for s in shards), "chunks": sum(s["chunks"] for s in shards),
+        "seconds_scoring": round(sum(s["seconds_scoring"] for s in shards), 2),
+        "seconds_total": round(time.perf_counter() - started, 2), "staging_table": shards[0]["staging_table"],
+        "shards": shards,
     }
-    log.info("scored %s", summary)
-    return summary
 
 
 def _arrow_schema(schema) -> pa.Schema:
@@ -169,25 +139,24 @@ def ensure_scores_table(warehouse: Warehouse) -> None:
 
 
 def publish_scores(
-    warehouse: Warehouse, snapshot_date: dt.date, bands: RiskBands | None = None, expected_rows: int | None = None
+    warehouse: Warehouse, snapshot_date: dt.date, bands: RiskBands | None = None,
+    shards: Sequence[Mapping] | None = None,
 ) -> dict:
-    """Replace the week in ml.churn_scores from its staging table; then bring `newly_at_risk`
+    """Replace the week in ml.churn_scores from its shard staging table; then bring `newly_at_risk`
     of the next scored week (if a backfill just filled the week before it) up to date.
-    `expected_rows` (what score_week staged) guards against publishing a partial week."""
+    `shards` (what the score_customers tasks reported) guards against publishing a partial
+    or inconsistent week: see shards.check_shards."""
+    from retention.scoring.shards import check_shards, shard_staging_table
+
     bands = bands or RiskBands.from_env()
     ensure_scores_table(warehouse)
-    staging = staging_table(snapshot_date)
-    if not warehouse.table_exists(warehouse.table_id("ml", staging)):
+    staging = shard_staging_table(snapshot_date)
+    if shards is not None:
+        check_shards(warehouse, snapshot_date, shards)
+    elif not warehouse.table_exists(warehouse.table_id("ml", staging)):
         raise RuntimeError(
             f"no staged scores for {snapshot_date} (ml.{staging}): clear and re-run score_customers first"
         )
-    if expected_rows is not None:
-        staged = warehouse.count_rows(warehouse.table_id("ml", staging), "snapshot_date = @d", {"d": snapshot_date})
-        if staged != expected_rows:
-            raise RuntimeError(
-                f"ml.{staging} holds {staged} scored rows but score_customers staged {expected_rows}: a partial or "
-                "older attempt. Clear from score_customers; ml.churn_scores keeps the last published week"
-            )
     params = {"snapshot_date": snapshot_date, "watch": bands.watch, "at_risk": bands.at_risk,
               "scored_at": dt.datetime.now(dt.UTC)}
     warehouse.run_file("ml/churn_scores/publish.sql", params, identifiers={"staging": staging})
@@ -206,7 +175,8 @@ def publish_scores(
     )[0]
     summary = {"snapshot_date": snapshot_date.isoformat(), **rows,
                "previous_scored_week": str(rows["previous_scored_week"] or "none (first scored week)"),
-               "refreshed_next_week": str(later) if later else None}
+               "refreshed_next_week": str(later) if later else None,
+               "shards": shards[0]["shards"] if shards else None}
     log.info("published %s", summary)
     return summary
 

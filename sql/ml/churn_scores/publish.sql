@@ -1,6 +1,7 @@
--- Publish one scored week to ml.churn_scores from its staging table (written chunk by chunk
--- by score_customers): rank, percentile and risk band need the whole week, so they are
--- computed here, in the warehouse. newly_at_risk is filled by newly_at_risk.sql afterwards.
+-- Publish one scored week to ml.churn_scores from its shard staging table (each shard's rows
+-- staged by its score_customers task, checked complete before this runs): rank, percentile
+-- and risk band need the whole week, so they are computed here, in the warehouse.
+-- newly_at_risk is filled by newly_at_risk.sql afterwards.
 -- Parameters: @snapshot_date, @watch and @at_risk (thresholds), @scored_at.
 MERGE `{{ ml }}.churn_scores` AS target
 USING (
