@@ -89,14 +89,16 @@ def _wait_for(url: str, process: subprocess.Popen, seconds: int = 900) -> None:
 def measure(work: Path, rows: int, shards: int, parallel: int, attempt: int) -> dict:
     """One run with `parallel` task slots: its own Airflow home and API server, the shared emulator."""
     from retention.emulator import LocalBigQuery, free_port
-    from retention.local import _stop_group, airflow_environment, api_server_environment
+    from retention.local_airflow import _stop, airflow_environment
     from retention.scoring.benchmark import WEEK, _process_rss_mb
 
     home = work / f"airflow-{parallel}-{attempt}"
     port = free_port()
     with LocalBigQuery(work / "bigquery") as bq:  # the one setup() filled
         env = {
-            **os.environ, **airflow_environment(home), **api_server_environment(port), **bq.environment(),
+            **os.environ, **airflow_environment(home), **bq.environment(),
+            # Where the API server listens, and the URL task workers reach its execution API at.
+            "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": str(parallel),
             "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(parallel),
@@ -131,7 +133,7 @@ def measure(work: Path, rows: int, shards: int, parallel: int, attempt: int) -> 
             if done.returncode != 0 or line is None:
                 raise RuntimeError(f"the measured run failed; see {logs}:\n{done.stderr[-3000:]}")
         finally:
-            _stop_group(server)
+            _stop({"api-server": server})  # its own session: the group is its pid
         result = json.loads(line[len("RESULT "):])
         result["emulator_peak_rss_mb"] = _process_rss_mb(bq.pid)
         published = _published_rows(bq, WEEK)
