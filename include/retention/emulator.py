@@ -171,6 +171,8 @@ class LocalBigQuery:
         """Environment variables that point the platform (and Airflow) at this emulator."""
         return {
             "BIGQUERY_EMULATOR_HOST": self.host,
+            # The Storage Read API (Arrow over gRPC) for large reads of plain tables.
+            "BIGQUERY_STORAGE_EMULATOR_HOST": f"127.0.0.1:{self.grpc_port}",
             "RETENTION_BQ_PROJECT": self.project,
             # The Google provider's hook is never used against the emulator, but an
             # anonymous connection keeps anything that looks it up away from real credentials.

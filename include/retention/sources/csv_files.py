@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
 import re
 from dataclasses import dataclass
@@ -63,9 +62,17 @@ def weekly_file(location: str, name: str, snapshot_date: dt.date) -> str:
 
 
 def read_csv_file(uri: str) -> CsvFile:
-    data = _read_bytes(uri)
-    text, encoding = decode(data, uri)
-    return read_csv_text(text, uri, hashlib.sha256(data).hexdigest(), encoding)
+    """The whole file in memory, for small files; landing streams it (`csv_stream.open_csv`)."""
+    from retention.sources.csv_stream import open_csv
+
+    stream = open_csv(uri)
+    rows: list[list[str]] = []
+    line_numbers: list[int] = []
+    for chunk in stream.chunks(100_000):
+        rows += chunk.rows
+        line_numbers += chunk.line_numbers
+    return CsvFile(source_uri=uri, header=stream.header, rows=rows, sha256=stream.sha256, encoding=stream.encoding,
+                   line_numbers=line_numbers)
 
 
 def read_csv_text(text: str, uri: str, sha256: str, encoding: str = "utf-8") -> CsvFile:
@@ -95,39 +102,3 @@ def read_csv_text(text: str, uri: str, sha256: str, encoding: str = "utf-8") -> 
         raise SourceFileError(f"{uri}: not valid CSV after line {reader.line_num} ({error})") from None
     return CsvFile(source_uri=uri, header=header, rows=rows, sha256=sha256, encoding=encoding,
                    line_numbers=line_numbers)
-
-
-def decode(data: bytes, uri: str) -> tuple[str, str]:
-    """UTF-8 (a byte order mark is removed), else the legacy Korean CP949 (a superset of EUC-KR)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8"), "utf-8-sig"
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError as utf8_error:
-        try:
-            return data.decode("cp949"), "cp949"
-        except UnicodeDecodeError:
-            raise SourceFileError(
-                f"{uri} is neither UTF-8 nor CP949/EUC-KR text (first bad byte at offset {utf8_error.start}): "
-                "re-export the file as UTF-8 CSV"
-            ) from None
-
-
-def _read_bytes(uri: str) -> bytes:
-    if uri.startswith("gs://"):
-        # Airflow's object storage resolves the bucket with the same Google connection as BigQuery.
-        from airflow.sdk import ObjectStoragePath
-
-        from retention.config import Settings
-
-        path = ObjectStoragePath(uri, conn_id=Settings.from_env().gcp_conn_id)
-        if not path.exists():
-            raise SourceFileMissing(f"no file at {uri}: upload the week's file there, or fix the source setting")
-        return path.read_bytes()
-    path = Path(uri)
-    if not path.is_file():
-        raise SourceFileMissing(
-            f"no file at {path}: drop the week's file there (named <source>_YYYY-MM-DD.csv, "
-            "see README, Input contracts), or fix the source setting"
-        )
-    return path.read_bytes()
