@@ -358,9 +358,11 @@ class Warehouse:
 
         reader = self._storage_reader()
         if reader is None:
-            return pa.Table.from_batches(list(self.arrow_chunks(
+            batches = list(self.arrow_chunks(
                 f"SELECT * FROM `{table_id}` WHERE {row_restriction}", chunk_rows=10_000, source=f"read {table_id}",
-            )))
+            ))
+            schema = arrow_schema(self.client.get_table(table_id).schema)
+            return pa.Table.from_batches(batches).cast(schema) if batches else schema.empty_table()
         from google.cloud.bigquery_storage_v1 import types
 
         project, dataset, table = table_id.split(".")

@@ -109,3 +109,21 @@ def test_emulator_accepts_but_drops_a_table_expiration(warehouse):
     staged = warehouse.table_id("raw", "staged_by_hand")
     warehouse.load_json_rows(staged, [{"week": "2026-11-23", "name": "a"}], SCHEMA, expires_after=dt.timedelta(hours=6))
     assert warehouse.client.get_table(staged).expires is None
+
+
+def test_large_reads_use_the_storage_read_api_and_rest_reads_the_same_rows(warehouse, monkeypatch):
+    table_id = warehouse.table_id("raw", "read_table_probe")
+    warehouse.run(f"CREATE TABLE `{table_id}` AS SELECT n AS source_row, CONCAT('c', CAST(n AS STRING)) AS name, "
+                  "DATE '2026-11-02' AS week FROM UNNEST(GENERATE_ARRAY(1, 25000)) AS n")
+    over_grpc = warehouse.read_table(table_id, "source_row >= 100 AND source_row < 20100", streams=3)
+    assert warehouse._storage_reader() is not None
+    assert over_grpc.num_rows == 20000 and sorted(over_grpc["source_row"].to_pylist())[0] == 100
+    assert warehouse.read_table(table_id, "FALSE").num_rows == 0
+
+    monkeypatch.delenv("BIGQUERY_STORAGE_EMULATOR_HOST")
+    rest = type(warehouse)(warehouse.client, warehouse.settings)
+    over_rest = rest.read_table(table_id, "source_row >= 100 AND source_row < 2100")
+    assert rest._storage_reader() is None
+    first = warehouse.read_table(table_id, "source_row >= 100 AND source_row < 2100")
+    assert over_rest.sort_by("source_row").to_pylist() == first.sort_by("source_row").to_pylist()
+    assert rest.read_table(table_id, "FALSE").schema.names == ["source_row", "name", "week"]

@@ -104,6 +104,15 @@ class PeakMemory:
 
 
 def measure_stage(stage: str, week: dt.date, folder: Path, emulator_pid: int) -> dict:
+    """Wall time, and the CPU time the worker and the emulator spent: on a shared machine the
+    CPU seconds are the steadier measure of the work (wall time includes waiting for a core)."""
+    import resource
+
+    import psutil
+
+    emulator = psutil.Process(emulator_pid)
+    emulator_cpu = sum(emulator.cpu_times()[:2])
+    children_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, "-m", "retention.ingest.benchmark", "--stage", stage, "--week", str(week),
@@ -113,10 +122,14 @@ def measure_stage(stage: str, week: dt.date, folder: Path, emulator_pid: int) ->
     with PeakMemory({"worker": child.pid, "emulator": emulator_pid}) as memory:
         output, _ = child.communicate()
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    worker_cpu = (after.ru_utime - children_cpu.ru_utime) + (after.ru_stime - children_cpu.ru_stime)
+    emulator_cpu = sum(emulator.cpu_times()[:2]) - emulator_cpu
     if child.returncode:
         raise RuntimeError(f"stage {stage} for {week} failed (exit {child.returncode}); see its output above")
     result = json.loads(output.strip().splitlines()[-1])
-    return {"stage": stage, "seconds": seconds, "worker_mb": memory.peaks["worker"] / 1e6,
+    return {"stage": stage, "seconds": seconds, "worker_cpu": worker_cpu, "emulator_cpu": emulator_cpu,
+            "cpu": worker_cpu + emulator_cpu, "worker_mb": memory.peaks["worker"] / 1e6,
             "emulator_mb": memory.peaks["emulator"] / 1e6, **result}
 
 
@@ -146,10 +159,10 @@ def run_size(rows: int, work: Path, progress) -> list[dict]:
     return measured
 
 
-def growth(results: list[dict]) -> dict[tuple[str, int, int], float]:
-    """k in cost ∝ N^k between consecutive sizes, per stage."""
+def growth(results: list[dict], measure: str) -> dict[tuple[str, int, int], float]:
+    """k in cost ∝ N^k between consecutive sizes, per stage (`measure`: `seconds` or `cpu`)."""
     sizes = sorted({r["size"] for r in results})
-    seconds = {(r["stage"], r["size"]): r["seconds"] for r in results}
+    seconds = {(r["stage"], r["size"]): r[measure] for r in results}
     return {
         (stage, small, large): math.log(seconds[stage, large] / seconds[stage, small]) / math.log(large / small)
         for stage in STAGES for small, large in zip(sizes, sizes[1:], strict=False)
@@ -168,26 +181,30 @@ def report(results: list[dict], command: str) -> str:
         "with a published week. The worker is the process that runs the stage (what an Airflow task",
         f"runs); chunks of {os.environ.get('RETENTION_INGEST_CHUNK_ROWS', '50000')} rows. Memory is the peak resident set, sampled every 0.1 s.",
         "",
-        "| rows | stage | wall s | rows/s | worker peak MB | emulator peak MB | outcome |",
-        "|---:|---|---:|---:|---:|---:|---|",
+        "| rows | stage | wall s | worker CPU s | emulator CPU s | rows per CPU s | worker peak MB | emulator peak MB | outcome |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         outcome = r.get("decision", "")
         if "quarantined" in r:
             outcome += f", {r['quarantined']} quarantined"
-        lines.append(f"| {r['size']:,} | {r['stage']} | {r['seconds']:.1f} | {r['rows'] / r['seconds']:,.0f} | "
+        lines.append(f"| {r['size']:,} | {r['stage']} | {r['seconds']:.1f} | {r['worker_cpu']:.1f} | "
+                     f"{r['emulator_cpu']:.1f} | {r['rows'] / r['cpu']:,.0f} | "
                      f"{r['worker_mb']:,.0f} | {r['emulator_mb']:,.0f} | {outcome} |")
     sizes = sorted({r["size"] for r in results})
-    totals = {size: sum(r["seconds"] for r in results if r["size"] == size) for size in sizes}
-    lines += ["", "Growth exponent k (cost ∝ N^k) between consecutive sizes:", "",
-              "| stage | " + " | ".join(f"{a:,} → {b:,}" for a, b in zip(sizes, sizes[1:], strict=False)) + " |",
-              "|---|" + "---:|" * (len(sizes) - 1)]
-    k = growth(results)
+    pairs = list(zip(sizes, sizes[1:], strict=False))
+    lines += ["", "Growth exponent k (cost ∝ N^k) between consecutive sizes, of CPU seconds (worker + emulator)",
+              "and of wall seconds:", "",
+              "| stage | " + " | ".join(f"CPU {a:,} → {b:,} | wall {a:,} → {b:,}" for a, b in pairs) + " |",
+              "|---|" + "---:|---:|" * len(pairs)]
+    k_cpu, k_wall = growth(results, "cpu"), growth(results, "seconds")
     for stage in STAGES:
         lines.append(f"| {stage} | " + " | ".join(
-            f"{k[stage, a, b]:.2f}" for a, b in zip(sizes, sizes[1:], strict=False)) + " |")
+            f"{k_cpu[stage, a, b]:.2f} | {k_wall[stage, a, b]:.2f}" for a, b in pairs) + " |")
+    totals = {(m, size): sum(r[m] for r in results if r["size"] == size) for m in ("cpu", "seconds") for size in sizes}
     lines.append("| all three | " + " | ".join(
-        f"{math.log(totals[b] / totals[a]) / math.log(b / a):.2f}" for a, b in zip(sizes, sizes[1:], strict=False)) + " |")
+        " | ".join(f"{math.log(totals[m, b] / totals[m, a]) / math.log(b / a):.2f}" for m in ("cpu", "seconds"))
+        for a, b in pairs) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -207,7 +224,9 @@ def main() -> None:
     def progress(message: str) -> None:
         print(f"[{dt.datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
-    command = "python -m retention.ingest.benchmark --sizes " + " ".join(str(s) for s in args.sizes)
+    chunk = os.environ.get("RETENTION_INGEST_CHUNK_ROWS")
+    command = (f"RETENTION_INGEST_CHUNK_ROWS={chunk} " if chunk else "") + (
+        "python -m retention.ingest.benchmark --sizes " + " ".join(str(s) for s in args.sizes))
     results: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="retention-ingest-benchmark-") as work:
         for size in args.sizes:
