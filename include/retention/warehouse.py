@@ -35,6 +35,7 @@ import datetime as dt
 import io
 import json
 import logging
+import os
 import re
 import time
 import uuid
@@ -42,7 +43,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from retention.config import LAYERS, SQL_DIR, Settings
 
@@ -70,6 +71,7 @@ class Warehouse:
     def __init__(self, client: bigquery.Client, settings: Settings) -> None:
         self.client = client
         self.settings = settings
+        self._reader = None
 
     @classmethod
     def connect(cls, settings: Settings | None = None) -> Warehouse:
@@ -355,7 +357,7 @@ class Warehouse:
         return self._load_file(buffer, table_id, bigquery.SourceFormat.PARQUET, schema, append=append)
 
     def _load_file(
-        self, buffer: io.BytesIO, table_id: str, source_format: str, schema: Sequence[bigquery.SchemaField],
+        self, buffer: BinaryIO, table_id: str, source_format: str, schema: Sequence[bigquery.SchemaField],
         *, append: bool,
     ) -> int:
         from google.api_core import exceptions
@@ -381,6 +383,92 @@ class Warehouse:
         table = self.client.get_table(table_id)
         table.expires = dt.datetime.now(dt.UTC) + after
         self.client.update_table(table, ["expires"])
+
+    def load_parquet_file(self, table_id: str, path: Path, schema: Sequence[bigquery.SchemaField]) -> int:
+        """Replace `table_id` with a Parquet file written beforehand (any size: one load job,
+        the upload streamed from disk). One load per file, not one per chunk: the emulator
+        copies a table for time travel on every write, so appends cost the table's size each."""
+        from google.cloud import bigquery
+
+        with path.open("rb") as handle:
+            return self._load_file(handle, table_id, bigquery.SourceFormat.PARQUET, schema, append=False)
+
+    def replace_from(self, table_id: str, staging_id: str, match: Mapping[str, Any]) -> int:
+        """Atomically replace the rows of `table_id` whose `match` columns equal the given values
+        by every row of the table `staging_id` (same columns), in one MERGE; returns rows changed."""
+        for column in match:
+            if not _IDENTIFIER.fullmatch(column):
+                raise WarehouseError(f"replace_from: {column!r} is not a plain column name")
+        condition = " AND ".join(f"target.{column} = @{column}" for column in match)
+        columns = [field.name for field in self.client.get_table(table_id).schema]
+        return self.run_dml(
+            f"MERGE `{table_id}` AS target USING `{staging_id}` AS staged ON FALSE "
+            f"WHEN NOT MATCHED BY SOURCE AND {condition} THEN DELETE "
+            "WHEN NOT MATCHED THEN INSERT ({{ columns }}) VALUES ({{ staged_columns }})",
+            match,
+            identifiers={"columns": columns, "staged_columns": [f"staged.{c}" for c in columns]},
+            source=f"replace {table_id}",
+        )
+
+    def staging_id(self, table_id: str, purpose: str = "staging") -> str:
+        """A fresh table name beside `table_id` for one task's intermediate rows (drop it after)."""
+        project, dataset, table = table_id.split(".")
+        return f"{project}.{dataset}._{purpose}_{table}_{uuid.uuid4().hex[:16]}"
+
+    def read_rows_where(self, table_id: str, row_restriction: str, *, streams: int = 1) -> pa.Table:
+        """The rows of a plain table that pass `row_restriction` (a filter on its own columns,
+        written by the platform, never from data), over the BigQuery Storage Read API: Arrow,
+        no per-row parsing. `streams` splits the read so that no message exceeds the API's
+        size limit. Without a Storage Read endpoint (an emulator without its gRPC port given)
+        the REST API reads the same rows, slowly."""
+        import pyarrow as pa
+
+        reader = self._storage_reader()
+        if reader is None:
+            batches = list(self.arrow_chunks(
+                f"SELECT * FROM `{table_id}` WHERE {row_restriction}", chunk_rows=10_000, source=f"read {table_id}",
+            ))
+            schema = arrow_schema(self.client.get_table(table_id).schema)
+            return pa.Table.from_batches(batches).cast(schema) if batches else schema.empty_table()
+        from google.cloud.bigquery_storage_v1 import types
+
+        project, dataset, table = table_id.split(".")
+        session = reader.create_read_session(
+            parent=f"projects/{self.settings.project}",
+            read_session=types.ReadSession(
+                table=f"projects/{project}/datasets/{dataset}/tables/{table}",
+                data_format=types.DataFormat.ARROW,
+                read_options=types.ReadSession.TableReadOptions(row_restriction=row_restriction),
+            ),
+            max_stream_count=streams,
+        )
+        if not session.streams:
+            return arrow_schema(self.client.get_table(table_id).schema).empty_table()
+        schema = pa.ipc.read_schema(pa.py_buffer(session.arrow_schema.serialized_schema))
+        batches = [
+            pa.ipc.read_record_batch(pa.py_buffer(message.arrow_record_batch.serialized_record_batch), schema)
+            for stream in session.streams
+            for message in reader.read_rows(stream.name)
+        ]
+        return pa.Table.from_batches(batches, schema=schema)
+
+    def _storage_reader(self):
+        if self._reader is not None:
+            return self._reader
+        from google.cloud.bigquery_storage_v1 import BigQueryReadClient
+
+        if self.settings.emulator_host:
+            host = os.environ.get("BIGQUERY_STORAGE_EMULATOR_HOST")
+            if not host:
+                return None
+            import grpc
+            from google.cloud.bigquery_storage_v1.services.big_query_read.transports import BigQueryReadGrpcTransport
+
+            channel = grpc.insecure_channel(host, options=[("grpc.max_receive_message_length", 256 * 1024 * 1024)])
+            self._reader = BigQueryReadClient(transport=BigQueryReadGrpcTransport(channel=channel))
+        else:
+            self._reader = BigQueryReadClient(credentials=self.client._credentials)
+        return self._reader
 
     def replace_rows(self, table_id: str, rows: Sequence[Mapping[str, Any]], match: Mapping[str, Any]) -> int:
         """Atomically replace the rows of `table_id` whose `match` columns equal the given values
@@ -436,6 +524,18 @@ class Warehouse:
             yield staging_id
         finally:
             self.drop_table(staging_id)
+
+
+def arrow_schema(schema: Sequence[bigquery.SchemaField]) -> pa.Schema:
+    """The Arrow types the platform's tables use, for loads and empty reads."""
+    import pyarrow as pa
+
+    types = {
+        "STRING": pa.string(), "INT64": pa.int64(), "INTEGER": pa.int64(), "FLOAT64": pa.float64(),
+        "FLOAT": pa.float64(), "BOOL": pa.bool_(), "BOOLEAN": pa.bool_(), "DATE": pa.date32(),
+        "TIMESTAMP": pa.timestamp("us", tz="UTC"),
+    }
+    return pa.schema([pa.field(field.name, types[field.field_type]) for field in schema])
 
 
 def _parameter(name: str, value: Any) -> bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter:

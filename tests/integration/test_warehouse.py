@@ -258,3 +258,20 @@ def test_storage_read_filters_take_typed_values_only(warehouse):
     with pytest.raises(ValueError, match="0 <= index < count"):
         Shard(3, 3)
 
+
+def test_line_range_reads_use_the_storage_read_api_and_rest_reads_the_same_rows(warehouse, monkeypatch):
+    table_id = warehouse.table_id("raw", "read_table_probe")
+    warehouse.run(f"CREATE TABLE `{table_id}` AS SELECT n AS source_row, CONCAT('c', CAST(n AS STRING)) AS name, "
+                  "DATE '2026-11-02' AS week FROM UNNEST(GENERATE_ARRAY(1, 25000)) AS n")
+    over_grpc = warehouse.read_rows_where(table_id, "source_row >= 100 AND source_row < 20100", streams=3)
+    assert warehouse._storage_reader() is not None
+    assert over_grpc.num_rows == 20000 and sorted(over_grpc["source_row"].to_pylist())[0] == 100
+    assert warehouse.read_rows_where(table_id, "FALSE").num_rows == 0
+
+    monkeypatch.delenv("BIGQUERY_STORAGE_EMULATOR_HOST")
+    rest = type(warehouse)(warehouse.client, warehouse.settings)
+    over_rest = rest.read_rows_where(table_id, "source_row >= 100 AND source_row < 2100")
+    assert rest._storage_reader() is None
+    first = warehouse.read_rows_where(table_id, "source_row >= 100 AND source_row < 2100")
+    assert over_rest.sort_by("source_row").to_pylist() == first.sort_by("source_row").to_pylist()
+    assert rest.read_rows_where(table_id, "FALSE").schema.names == ["source_row", "name", "week"]

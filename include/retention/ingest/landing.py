@@ -12,15 +12,22 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 from dataclasses import asdict, dataclass
 
 from retention.quality import records
-from retention.quality.gates import DataQualityError, SuiteContext, Thresholds, summary_table, validate
+from retention.ingest.typed_copy import TypedCopy
+from retention.quality.chunked import unique_columns, validate_chunks
+from retention.quality.gates import DataQualityError, SuiteContext, Thresholds, summary_table
 from retention.quality.suites import get_suite
-from retention.sources.csv_files import CsvFile, read_csv_file, snake_case
+from retention.ingest.spool import spool
+from retention.sources.csv_files import CsvFile, snake_case
+from retention.sources.csv_stream import CsvStream, RowChunk, from_csv_file, open_csv
 from retention.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
+
+DEFAULT_CHUNK_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -50,75 +57,105 @@ class LandedFile:
         return cls(**data)
 
 
+def chunk_rows() -> int:
+    """Rows per chunk when landing and validating (RETENTION_INGEST_CHUNK_ROWS): memory grows
+    with it, never with the file."""
+    return int(os.environ.get("RETENTION_INGEST_CHUNK_ROWS", DEFAULT_CHUNK_ROWS))
+
+
 def land_file(warehouse: Warehouse, source: Source, uri: str, snapshot_date: dt.date) -> LandedFile:
-    """Read a file and store it, as text, in the source's raw table."""
-    return land_csv(warehouse, source, read_csv_file(uri), snapshot_date)
+    """Read a file, chunk by chunk, and store it, as text, in the source's raw table."""
+    return land_stream(warehouse, source, open_csv(uri), snapshot_date)
 
 
 def land_csv(warehouse: Warehouse, source: Source, csv_file: CsvFile, snapshot_date: dt.date) -> LandedFile:
-    uri = csv_file.source_uri
+    """A file already read into memory (generated demo data)."""
+    return land_stream(warehouse, source, from_csv_file(csv_file), snapshot_date)
+
+
+def land_stream(warehouse: Warehouse, source: Source, stream: CsvStream, snapshot_date: dt.date) -> LandedFile:
+    uri = stream.source_uri
     raw_table = warehouse.table_id("raw", source.raw_table)
     contract = [c for c in warehouse.column_names(raw_table) if not c.startswith("_")]
-    rows, unexpected = raw_rows(csv_file, contract, snapshot_date, dt.datetime.now(dt.UTC))
-    warehouse.replace_rows(raw_table, rows, {"_snapshot_date": snapshot_date, "_load_id": csv_file.load_id})
+    layout = RawLayout(stream.header, contract)
+    loaded_at = dt.datetime.now(dt.UTC)
+    with spool(warehouse, raw_table) as rows:
+        for chunk in stream.chunks(chunk_rows()):
+            rows.write(layout.columns(chunk, snapshot_date=snapshot_date, load_id=stream.load_id, source_uri=uri,
+                                      loaded_at=loaded_at))
+        rows.replace({"_snapshot_date": snapshot_date, "_load_id": stream.load_id})
     landed = LandedFile(
         snapshot_date=snapshot_date.isoformat(),
-        load_id=csv_file.load_id,
+        load_id=stream.load_id,
         source_uri=uri,
-        rows=len(rows),
-        unexpected_columns=unexpected,
-        missing_columns=sorted(set(contract) - {snake_case(h) for h in csv_file.header}),
-        encoding=csv_file.encoding,
+        rows=rows.rows,
+        unexpected_columns=layout.unexpected,
+        missing_columns=sorted(set(contract) - set(layout.names)),
+        encoding=stream.encoding,
     )
     log.info("landed %s rows of %s for %s as load %s", landed.rows, uri, snapshot_date, landed.load_id)
-    if unexpected:
-        log.warning("columns the contract does not know, kept in _unexpected_columns: %s", unexpected)
+    if layout.unexpected:
+        log.warning("columns the contract does not know, kept in _unexpected_columns: %s", layout.unexpected)
     if landed.missing_columns:
         log.warning("contract columns absent from %s: %s", uri, landed.missing_columns)
     return landed
 
 
-def raw_rows(
-    csv_file: CsvFile, contract: list[str], snapshot_date: dt.date, loaded_at: dt.datetime
-) -> tuple[list[dict], list[str]]:
-    names = [snake_case(h) for h in csv_file.header]
-    known = set(contract)
-    unexpected = [h for h, n in zip(csv_file.header, names, strict=True) if n not in known]
-    rows = []
-    line_numbers = csv_file.line_numbers or [index + 2 for index in range(len(csv_file.rows))]
-    for values, line in zip(csv_file.rows, line_numbers, strict=True):
-        row: dict = {"_snapshot_date": snapshot_date, "_load_id": csv_file.load_id, "_source_uri": csv_file.source_uri,
-                     "_source_row": line, "_loaded_at": loaded_at}
-        extras = {}
-        for header, name, value in zip(csv_file.header, names, values, strict=False):
-            if name in known:
-                row[name] = value
-            else:
-                extras[header] = value
-        if len(values) > len(names):
-            extras["(beyond the header)"] = values[len(names):]
-        row["_unexpected_columns"] = json.dumps(extras, ensure_ascii=False) if extras else None
-        row["_file_error"] = (
-            f"line {line} has {len(values)} fields, the header has {len(names)} (truncated or shifted line)"
-            if len(values) != len(names)
-            else None
-        )
-        rows.append(row)
-    return rows, unexpected
+class RawLayout:
+    """How a file's columns map onto its raw table: contract columns by their snake_case name,
+    the others kept as JSON in `_unexpected_columns`."""
+
+    def __init__(self, header: list[str], contract: list[str]) -> None:
+        self.header = header
+        self.names = [snake_case(h) for h in header]
+        known = set(contract)
+        self.unexpected = [h for h, n in zip(header, self.names, strict=True) if n not in known]
+        self._kept = [(i, n) for i, n in enumerate(self.names) if n in known]
+        self._extra = [(i, h) for i, (h, n) in enumerate(zip(header, self.names, strict=True)) if n not in known]
+
+    def columns(self, chunk: RowChunk, *, snapshot_date: dt.date, load_id: str, source_uri: str,
+                loaded_at: dt.datetime) -> dict[str, list]:
+        """One chunk of rows as columns of text, plus the load columns."""
+        width = len(self.names)
+        rows = chunk.rows
+        misfits = [i for i, values in enumerate(rows) if len(values) != width]
+        extras: list[str | None] = [None] * len(rows)
+        errors: list[str | None] = [None] * len(rows)
+        if misfits:
+            rows = list(rows)
+            for i in misfits:
+                values = rows[i]
+                errors[i] = (f"line {chunk.line_numbers[i]} has {len(values)} fields, the header has {width} "
+                             "(truncated or shifted line)")
+                rows[i] = (values + [None] * width)[:width]
+                if len(values) > width:
+                    extras[i] = {"(beyond the header)": values[width:]}
+        by_column = list(zip(*rows, strict=True)) if rows else [()] * width
+        if self._extra:
+            for i in range(len(rows)):
+                found = {h: by_column[c][i] for c, h in self._extra if by_column[c][i] is not None}
+                extras[i] = {**found, **(extras[i] or {})} or None
+        count = len(rows)
+        result: dict[str, list] = {name: by_column[i] for i, name in self._kept}
+        result.update({
+            "_snapshot_date": [snapshot_date] * count,
+            "_load_id": [load_id] * count,
+            "_source_uri": [source_uri] * count,
+            "_source_row": chunk.line_numbers,
+            "_loaded_at": [loaded_at] * count,
+            "_unexpected_columns": [json.dumps(e, ensure_ascii=False) if e else None for e in extras],
+            "_file_error": errors,
+        })
+        return result
 
 
 def validate_landed(
     warehouse: Warehouse, source: Source, landed: LandedFile, dag_run_id: str | None = None, **context: object
 ) -> dict:
-    """Check the landed file's typed rows; keep results and quarantined rows in `ops`.
+    """Check the landed file's typed rows, chunk by chunk; keep results and quarantined rows in `ops`.
 
     Raises DataQualityError, after recording everything, when the file must not be published."""
     snapshot_date = dt.date.fromisoformat(landed.snapshot_date)
-    frame = warehouse.dataframe(
-        f"SELECT * FROM `{{{{ raw }}}}.{source.typed_view}` WHERE snapshot_date = @snapshot_date AND load_id = @load_id",
-        {"snapshot_date": snapshot_date, "load_id": landed.load_id},
-        source=f"raw.{source.typed_view}",
-    )
     suite_context = SuiteContext(
         thresholds=Thresholds.from_env(),
         snapshot_date=snapshot_date,
@@ -128,11 +165,24 @@ def validate_landed(
         **context,
     )
     suite = get_suite(source.suite)
-    report = validate(frame, suite, suite_context, source=landed.source_uri)
-    records.record(
-        warehouse, report, frame, snapshot_date=snapshot_date, load_id=landed.load_id,
-        source_uri=landed.source_uri, dag_run_id=dag_run_id, personal_columns=suite.personal_columns,
-    )
+    typed = TypedCopy(warehouse, source.typed_view, snapshot_date, landed.load_id)
+    checks = suite.checks(suite_context, suite.prepare(typed.profile(), suite_context))
+    key = {"suite": suite.name, "snapshot_date": snapshot_date, "load_id": landed.load_id}
+    common = {**key, "source_uri": landed.source_uri}
+    try:
+        typed.create(unique_columns(checks))
+        with spool(warehouse, warehouse.table_id("ops", "quarantine")) as held:
+            report = validate_chunks(
+                typed.chunks(chunk_rows()), checks, suite, suite_context, source=landed.source_uri,
+                on_quarantine=lambda frame, rows: held.write(
+                    records.quarantine_columns(frame, rows, common, suite.personal_columns)
+                ),
+            )
+            held.replace(key)
+    finally:
+        typed.drop()
+    records.record_checks(warehouse, report, snapshot_date=snapshot_date, load_id=landed.load_id,
+                          source_uri=landed.source_uri, dag_run_id=dag_run_id)
     log.info("data quality of %s for %s:\n%s", landed.source_uri, snapshot_date, summary_table(report))
     if report.decision == "block":
         raise DataQualityError(report.message)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -118,6 +117,8 @@ class Outcome:
     unexpected_percent: float | None = None
     offending_rows: list[int] = field(default_factory=list)
     sample: list[dict] = field(default_factory=list)
+    element_count: int | None = None
+    missing_count: int | None = None
 
 
 @dataclass
@@ -126,13 +127,16 @@ class Report:
     rows_received: int
     outcomes: list[Outcome]
     quarantine: dict[int, list[str]]
-    """File line -> the failed blocking row checks."""
+    """File line -> the failed blocking row checks (empty when validated in chunks: the
+    quarantined rows went to the warehouse chunk by chunk)."""
     decision: str
     message: str
+    quarantined: int | None = None
+    """How many rows were quarantined, when `quarantine` does not hold them."""
 
     @property
     def rows_quarantined(self) -> int:
-        return len(self.quarantine)
+        return len(self.quarantine) if self.quarantined is None else self.quarantined
 
     @property
     def quarantined_share(self) -> float:
@@ -146,111 +150,32 @@ def validate(frame: pd.DataFrame, suite: Suite, context: SuiteContext, *, source
         Outcome(f.name, f.description, blocking=f.blocking, row_level=False, success=f.success, observed_value=f.observed)
         for f in suite.findings(context)
     ]
-    outcomes += _run_expectations(prepared, checks)
+    from retention.quality.expectations import ExpectationRunner
+
+    outcomes += ExpectationRunner(checks).outcomes(prepared)
+    quarantine = held_rows(outcomes)
+    decision, message = decide(outcomes, len(quarantine), len(prepared), context.thresholds, source)
+    return Report(suite.name, len(prepared), outcomes, quarantine, decision, message)
+
+
+def held_rows(outcomes: list[Outcome]) -> dict[int, list[str]]:
+    """File line -> the blocking row checks it failed, in check order: the rows to quarantine."""
     quarantine: dict[int, list[str]] = {}
     for outcome in outcomes:
         if outcome.blocking and outcome.row_level and not outcome.success:
             for row in outcome.offending_rows:
                 quarantine.setdefault(row, []).append(outcome.check_name)
-    decision, message = _decide(suite, outcomes, quarantine, len(prepared), context.thresholds, source)
-    return Report(suite.name, len(prepared), outcomes, quarantine, decision, message)
+    return quarantine
 
 
-def _gx_context():
-    # GX would otherwise send usage analytics over the network; this platform never does.
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    for name in ("great_expectations", "great_expectations.core", "great_expectations.data_context"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    return gx, context
-
-
-def _run_expectations(frame: pd.DataFrame, checks: list[Check]) -> list[Outcome]:
-    gx, context = _gx_context()
-    batch = (
-        context.data_sources.add_pandas("rows")
-        .add_dataframe_asset(name="rows")
-        .add_batch_definition_whole_dataframe("all")
-        .get_batch(batch_parameters={"dataframe": frame})
-    )
-    suite = gx.ExpectationSuite(name="checks")
-    for index, check in enumerate(checks):
-        expectation = check.expectation
-        expectation.meta = {**(expectation.meta or {}), "check_index": index}
-        suite.add_expectation(expectation)
-    result = batch.validate(
-        suite, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_ID]}
-    )
-    outcomes: list[Outcome | None] = [None] * len(checks)
-    for item in result.results:
-        config = item.expectation_config
-        check = checks[config.meta["check_index"]]
-        outcomes[config.meta["check_index"]] = _outcome(check, config, item)
-    return [o for o in outcomes if o is not None]
-
-
-def _check_name(config) -> str:
-    kwargs = config.kwargs
-    subject = kwargs.get("column") or ", ".join(
-        str(kwargs[k]) for k in ("column_A", "column_B") if kwargs.get(k)
-    )
-    return f"{config.type}({subject})" if subject else config.type
-
-
-def _outcome(check: Check, config, item) -> Outcome:
-    result = item.result or {}
-    raised = _raised(item.exception_info or {})
-    row_level = "unexpected_index_list" in result
-    offending = sorted({int(entry[ROW_ID]) for entry in result.get("unexpected_index_list") or []})
-    sample = [
-        {key: _plain(value) for key, value in entry.items()} for entry in (result.get("unexpected_index_list") or [])[:5]
-    ]
-    observed = result.get("observed_value")
-    if raised:
-        observed = f"could not be checked: {raised}"
-    elif observed is None and row_level:
-        observed = f"{result.get('unexpected_count', 0)} rows outside"
-    elif isinstance(result.get("details"), dict) and result["details"].get("mismatched"):
-        missing = result["details"]["mismatched"].get("missing") or []
-        observed = f"missing: {', '.join(missing)}" if missing else "all present"
-    return Outcome(
-        check_name=_check_name(config),
-        description=check.description,
-        blocking=check.blocking,
-        # A check that could not run says nothing about single rows: it counts for the whole file.
-        row_level=row_level and not raised,
-        success=bool(item.success),
-        observed_value=None if observed is None else _text(observed),
-        unexpected_count=result.get("unexpected_count"),
-        unexpected_percent=result.get("unexpected_percent"),
-        offending_rows=offending,
-        sample=sample,
-    )
-
-
-def _raised(info: dict) -> str | None:
-    """GX reports an expectation that could not run (a missing column) either flat or per metric."""
-    if info.get("raised_exception"):
-        return str(info.get("exception_message") or "error").splitlines()[0][:200]
-    for value in info.values():
-        if isinstance(value, dict) and value.get("raised_exception"):
-            return str(value.get("exception_message") or "error").splitlines()[0][:200]
-    return None
-
-
-def _decide(
-    suite: Suite, outcomes: list[Outcome], quarantine: dict[int, list[str]], rows: int, thresholds: Thresholds,
-    source: str,
+def decide(
+    outcomes: list[Outcome], quarantined: int, rows: int, thresholds: Thresholds, source: str
 ) -> tuple[str, str]:
     blocking_file = [o for o in outcomes if o.blocking and not o.row_level and not o.success]
     warnings = [o for o in outcomes if not o.success and not o.blocking]
     # Failed warnings often explain a blocking failure (an unknown column next to a missing one).
     hints = "".join(f" Also: {o.description.lower()}: {o.observed_value}." for o in warnings[:3])
-    share = len(quarantine) / rows if rows else 0.0
+    share = quarantined / rows if rows else 0.0
     if blocking_file:
         detail = "; ".join(
             f"{o.description} ({o.check_name}: observed {o.observed_value})" for o in blocking_file[:4]
@@ -266,14 +191,14 @@ def _decide(
             for o in failed[:3]
         )
         return "block", (
-            f"{source} was not published: {len(quarantine)} of {rows} rows ({share:.1%}) failed blocking row "
+            f"{source} was not published: {quarantined} of {rows} rows ({share:.1%}) failed blocking row "
             f"checks, above the allowed {thresholds.max_quarantined_share:.1%}. {detail}.{hints} "
             "Rows are in ops.quarantine; fix the file and re-run; core keeps the last good snapshot."
         )
-    if quarantine or warnings:
+    if quarantined or warnings:
         parts = []
-        if quarantine:
-            parts.append(f"{len(quarantine)} of {rows} rows quarantined ({share:.2%}), the rest published")
+        if quarantined:
+            parts.append(f"{quarantined} of {rows} rows quarantined ({share:.2%}), the rest published")
         if warnings:
             parts.append("warnings: " + "; ".join(f"{o.check_name}: {o.observed_value}" for o in warnings[:5]))
         return "publish_with_warnings", f"{source}: " + ". ".join(parts)
@@ -291,20 +216,3 @@ def summary_table(report: Report) -> str:
         lines.append(f"{o.check_name[:68]:<68} {kind:<9} {result:<7} {bad:>8}  {observed}")
     lines.append(f"decision: {report.decision}: {report.message}")
     return "\n".join(lines)
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(_plain(value) if not isinstance(value, list | dict) else value, default=str)
-    except TypeError:
-        return str(value)

@@ -29,22 +29,47 @@ def record(
 ) -> None:
     """Replace this file's rows in the three ops tables (idempotent per suite, week and file).
     `personal_columns` are left out of the quarantined records."""
+    key = {"suite": report.suite, "snapshot_date": snapshot_date, "load_id": load_id}
+    held = quarantine_columns(frame, report.quarantine, {**key, "source_uri": source_uri}, personal_columns)
+    rows = [dict(zip(held, values, strict=True)) for values in zip(*held.values(), strict=True)]
+    warehouse.replace_rows(warehouse.table_id("ops", "quarantine"), rows, key)
+    record_checks(warehouse, report, snapshot_date=snapshot_date, load_id=load_id, source_uri=source_uri,
+                  dag_run_id=dag_run_id)
+
+
+def quarantine_columns(
+    frame: pd.DataFrame, held: dict[int, list[str]], common: dict, personal_columns: tuple[str, ...] = ()
+) -> dict[str, list]:
+    """`ops.quarantine` rows, as columns, for the `held` file lines of `frame`: why, and the
+    typed record as JSON (personal columns left out)."""
+    lines = sorted(held)
+    if not lines:
+        return {}
+    kept = frame.drop(columns=[c for c in personal_columns if c in frame.columns])
+    kept = kept[[c for c in kept.columns if not c.endswith("__copies")]]
+    by_row = kept.set_index(ROW_ID, drop=False)
+    present = [line for line in lines if line in by_row.index]
+    as_json = by_row.loc[present].to_json(orient="records", lines=True, date_format="iso", force_ascii=False)
+    records = dict(zip(present, as_json.splitlines(), strict=True)) if present else {}
+    now = dt.datetime.now(dt.UTC)
+    return {
+        **{name: [value] * len(lines) for name, value in common.items()},
+        "source_row": lines,
+        "reasons": ["; ".join(held[line]) for line in lines],
+        "record": [records.get(line) for line in lines],
+        "quarantined_at": [now] * len(lines),
+    }
+
+
+def record_checks(
+    warehouse: Warehouse, report: Report, *, snapshot_date: dt.date, load_id: str, source_uri: str,
+    dag_run_id: str | None,
+) -> None:
+    """Every check's result, then the decision: the decision is written last, so a file whose
+    recording was cut short is never cleared for publishing."""
     now = dt.datetime.now(dt.UTC)
     key = {"suite": report.suite, "snapshot_date": snapshot_date, "load_id": load_id}
     common = {**key, "source_uri": source_uri}
-    kept = frame.drop(columns=[c for c in personal_columns if c in frame.columns])
-    by_row = kept.set_index(ROW_ID, drop=False) if report.quarantine else None
-    quarantined = [
-        {
-            **common,
-            "source_row": row,
-            "reasons": "; ".join(reasons),
-            "record": by_row.loc[row].to_json(date_format="iso", force_ascii=False) if row in by_row.index else None,
-            "quarantined_at": now,
-        }
-        for row, reasons in sorted(report.quarantine.items())
-    ]
-    warehouse.replace_rows(warehouse.table_id("ops", "quarantine"), quarantined, key)
     results = [
         {
             **common,
