@@ -100,12 +100,39 @@ def _stayer(history_, week, next_week, unchanged_charge=False) -> str:
     raise AssertionError("no customer stayed")
 
 
+def test_a_history_of_any_size_is_reproducible_and_its_customers_and_phones_are_unique():
+    weeks = [HISTORY_START + dt.timedelta(weeks=i) for i in (0, 3)]
+    first = weekly_snapshots(*ibm(), weeks, 42, customers=20_000)
+    assert first == weekly_snapshots(*ibm(), weeks, 42, customers=20_000)
+    start, later = ([row for row in csv.DictReader(first[w].splitlines())] for w in weeks)
+    assert len(start) == 20_000
+    ids = [row["customerID"] for row in later]
+    assert len(set(ids)) == len(ids)
+    assert sum(i.startswith("G") for i in ids) > 10_000, "copies of IBM customers beyond the first 7,043"
+    assert any(i.startswith("N") for i in ids), "joiners"
+    copies = [row for row in start if row["customerID"].startswith("G")]
+    homes = {(row["Latitude"], row["MonthlyCharges"]) for row in copies}
+    assert len(homes) > 0.9 * len(copies), "a copy is not its template row again"
+    assert all(float(r["TotalCharges"]) >= float(r["MonthlyCharges"]) for r in copies if int(r["tenure"]) > 0)
+    phones = contacts_file(ids, 42, weeks[-1])
+    numbers = [c["phone"] for c in csv.DictReader(phones.splitlines())]
+    assert len(set(numbers)) == len(ids)
+    assert all(p[:6] in ("+82100", "+82101") and len(p) == 13 for p in numbers), "the unallocated 010-0/010-1 blocks"
+
+
+def test_fewer_customers_than_the_ibm_file_start_from_its_first_rows():
+    week = weekly_snapshots(*ibm(), [HISTORY_START], 42, customers=100)[HISTORY_START]
+    assert [row["customerID"] for row in csv.DictReader(week.splitlines())] == [row[0] for row in ibm()[1][:100]]
+
+
 def test_contacts_have_unique_stable_numbers_that_reach_no_one():
     ids = sorted(history(tuple(WEEKS))[WEEKS[-1]])
     contacts = list(csv.DictReader(contacts_file(ids, 42, WEEKS[-1]).splitlines()))
     phones = [c["phone"] for c in contacts]
     assert len(set(phones)) == len(ids)
     assert all(p.startswith("+82100") and len(p) == 13 for p in phones), "the unallocated 010-0 block"
+    with pytest.raises(ValueError, match="not an IBM or generated customer id"):
+        phone_number_for("someone-else")
     assert phone_number_for(ids[0]) == contacts[0]["phone"]
     no_consent = sum(c["sms_consent"] == "No" for c in contacts) / len(contacts)
     assert 0.2 < no_consent < 0.3

@@ -11,8 +11,10 @@ newly at risk compared with the last scored week; one MERGE replaces the week.
 Risk bands (environment, documented in the README): `high` from
 `RETENTION_AT_RISK_THRESHOLD` (default 0.5: more likely to leave than not, "at risk"),
 `medium` from `RETENTION_WATCH_THRESHOLD` (default 0.3), `low` below. Reasons are worked out
-for customers in the medium and high bands only: they are what a marketer acts on, and the
-SHAP computation costs more than all the rest of scoring.
+for customers in the medium and high bands only: they are what a marketer acts on.
+
+`score_frame` is the whole per-chunk computation (a frame of ml.churn_features rows in, a
+frame of staging rows out), with no warehouse access: a shard or a chunk is scored the same.
 """
 
 from __future__ import annotations

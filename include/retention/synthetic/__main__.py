@@ -1,36 +1,36 @@
 """Write synthetic weekly input files: `telco_customers_<week>.csv` and `contacts_<week>.csv`.
 
-    python -m retention.synthetic --out DIR [--weeks 4] [--last-week YYYY-MM-DD] [--seed 42]
+    python -m retention.synthetic --out DIR [--weeks 4] [--last-week YYYY-MM-DD] [--seed 42] [--customers 7043]
 
-The same seed gives byte-identical files. Every row is marked synthetic; phone numbers
-reach no one (see retention/synthetic/contacts.py). The folder can serve as a landing
-folder: RETENTION_TELCO_SNAPSHOT_SOURCE=DIR RETENTION_CONTACTS_SOURCE=DIR.
+The same seed (and size) gives byte-identical files. Every row is marked synthetic; phone
+numbers reach no one (see retention/synthetic/contacts.py). `--customers` sets how many
+customers the history starts with (default the IBM file's 7,043; a million take seconds a
+week, written a block of rows at a time). The folder can serve as a landing folder:
+RETENTION_TELCO_SNAPSHOT_SOURCE=DIR RETENTION_CONTACTS_SOURCE=DIR.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import sys
 from pathlib import Path
 
-from retention.config import BUNDLED_TELCO_SNAPSHOT
-from retention.synthetic.contacts import contacts_file
-from retention.synthetic.history import SEED, weekly_snapshots
+from retention.synthetic.contacts import write_contacts
+from retention.synthetic.history import IBM_CUSTOMERS, SEED, customer_ids, each_week, ibm_file, write_snapshot
 
 
-def write_history(out: Path, weeks: list[dt.date], seed: int) -> list[Path]:
-    with BUNDLED_TELCO_SNAPSHOT.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.reader(handle))
+def write_history(out: Path, weeks: list[dt.date], seed: int, customers: int = IBM_CUSTOMERS) -> list[Path]:
+    header, rows = ibm_file()
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for week, text in weekly_snapshots(rows[0], rows[1:], weeks, seed).items():
+    for week, population, templates in each_week(header, rows, weeks, seed, customers):
         snapshot = out / f"telco_customers_{week}.csv"
-        snapshot.write_text(text, encoding="utf-8", newline="")
-        customer_ids = [row[0] for row in csv.reader(text.splitlines()[1:])]
+        with snapshot.open("w", encoding="utf-8", newline="") as handle:
+            write_snapshot(population, templates, week, handle)
         contacts = out / f"contacts_{week}.csv"
-        contacts.write_text(contacts_file(customer_ids, seed, week), encoding="utf-8", newline="")
+        with contacts.open("w", encoding="utf-8", newline="") as handle:
+            write_contacts(customer_ids(population, templates), seed, week, handle)
         written += [snapshot, contacts]
     return written
 
@@ -41,11 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weeks", type=int, default=4)
     parser.add_argument("--last-week", type=dt.date.fromisoformat, default=None, help="a Monday (default: this week's)")
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--customers", type=int, default=IBM_CUSTOMERS,
+                        help=f"customers on the first week (default {IBM_CUSTOMERS:,}, the IBM file's)")
     args = parser.parse_args(argv)
     today = dt.date.today()
     last = args.last_week or today - dt.timedelta(days=today.weekday())
     weeks = [last - dt.timedelta(weeks=i) for i in reversed(range(args.weeks))]
-    for path in write_history(args.out, weeks, args.seed):
+    for path in write_history(args.out, weeks, args.seed, args.customers):
         print(path)
     return 0
 
