@@ -41,7 +41,7 @@ def test_two_weeks_run_in_order_and_a_rerun_changes_nothing(tmp_path):
     for table in ("raw.telco_customer_snapshots", "core.customers", "core.contacts", "ops.validation_runs"):
         weeks = re.findall(rf"{re.escape(table)}\s+(2026-11-\d\d)\s+([\d,]+)", summary)
         assert [week for week, _ in weeks] == ["2026-11-16", "2026-11-23"], table
-    assert re.search(r"core\.customers\s+2026-11-23\s+7,7\d\d", summary)
+    assert re.search(r"core\.customers\s+2026-11-23\s+7,8\d\d", summary)
     # churn_weekly scored both weeks: the first is the baseline, the second counts who is newly at risk.
     scores = dict(re.findall(r"^  (2026-11-\d\d)\s+[\d,]+\s+[\d,]+\s+(\S+)\s+churn-", summary, re.MULTILINE))
     assert scores["2026-11-16"] == "baseline" and int(scores["2026-11-23"].replace(",", "")) > 0, scores
