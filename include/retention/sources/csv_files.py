@@ -73,12 +73,9 @@ def read_csv_file(uri: str, *, column_name: Callable[[str], str] = snake_case) -
     return read_csv_text(text, uri, hashlib.sha256(data).hexdigest(), encoding, column_name=column_name)
 
 
-def read_csv_text(
-    text: str, uri: str, sha256: str, encoding: str = "utf-8", *, column_name: Callable[[str], str] = snake_case
-) -> CsvFile:
-    """`column_name` says what a header means; two headers meaning the same column are refused
-    (snake_case for the weekly files; the places files map Hangul headers their own way)."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+def read_header(reader, uri: str, column_name: Callable[[str], str] = snake_case) -> list[str]:
+    """The header line of a CSV reader; an empty file, a broken header, or two headers meaning the
+    same column (by `column_name`) are refused with the file's name."""
     try:
         header = next(reader)
     except StopIteration:
@@ -92,6 +89,16 @@ def read_csv_text(
             f"{uri}: header columns {[h for h, n in zip(header, names, strict=True) if n in clashes]} all mean "
             f"{clashes}; rename or drop the duplicates"
         )
+    return header
+
+
+def read_csv_text(
+    text: str, uri: str, sha256: str, encoding: str = "utf-8", *, column_name: Callable[[str], str] = snake_case
+) -> CsvFile:
+    """`column_name` says what a header means; two headers meaning the same column are refused
+    (snake_case for the weekly files; the places files map Hangul headers their own way)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = read_header(reader, uri, column_name)
     rows, line_numbers = [], []
     previous_end = reader.line_num
     try:

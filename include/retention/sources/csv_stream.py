@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from retention.sources.csv_files import CsvFile, SourceFileError, SourceFileMissing, snake_case
+from retention.sources.csv_files import CsvFile, SourceFileError, SourceFileMissing, read_header, snake_case
 
 BLOCK_BYTES = 8 * 1024 * 1024
 
@@ -88,20 +88,7 @@ def open_csv(uri: str) -> CsvStream:
     opener = _opener(uri)
     sha256, encoding = _hash_and_encoding(opener, uri)
     with opener() as binary:
-        reader = csv.reader(io.TextIOWrapper(binary, encoding=encoding, newline=""))
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise SourceFileError(f"{uri} is empty: expected a CSV header line and data rows") from None
-        except csv.Error as error:
-            raise SourceFileError(f"{uri}: the header line is not valid CSV ({error})") from None
-    names = [snake_case(h) for h in header]
-    clashes = sorted({n for n in names if names.count(n) > 1})
-    if clashes:
-        raise SourceFileError(
-            f"{uri}: header columns {[h for h, n in zip(header, names, strict=True) if n in clashes]} all mean "
-            f"{clashes}; rename or drop the duplicates"
-        )
+        header = read_header(csv.reader(io.TextIOWrapper(binary, encoding=encoding, newline="")), uri)
     return CsvStream(uri, header, sha256, encoding, _opener=opener)
 
 
