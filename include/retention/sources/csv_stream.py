@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from retention.sources.csv_files import CsvFile, SourceFileError, SourceFileMissing, read_header, snake_case
+from retention.sources.csv_files import CsvFile, SourceFileError, SourceFileMissing, read_header
 
 BLOCK_BYTES = 8 * 1024 * 1024
 
