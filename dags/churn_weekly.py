@@ -24,10 +24,11 @@ latest published week retrains: a backfilled older week is scored by the current
    its shard's rows in the week's staging table. The shards run side by side on as many
    worker slots as the executor has (LocalExecutor, Celery or Kubernetes alike).
 5. `publish_scores`: waits for every shard, refuses a partial set (naming the missing
-   shards), then ranks, bands and `newly_at_risk` in the warehouse, one MERGE into
-   `ml.churn_scores`, then the Asset `ml.churn_scores` that `senior_outreach` runs on.
-6. `refresh_marts`: the views of the `marts` dataset Looker Studio reads, with column
-   descriptions.
+   shards), then ranks, bands and `newly_at_risk` in the warehouse, one job writing the
+   week's partition of `ml.churn_scores`, then the Asset `ml.churn_scores` that
+   `senior_outreach` runs on.
+6. `refresh_marts`: the tables of the `marts` dataset Looker Studio reads, for the weeks just
+   published (and the earlier weeks whose outcome they complete), with column descriptions.
 
 **Re-running** a week replaces its features, staging and scores; retraining on the same rows
 is skipped, so a re-run never adds a registry row. Clearing one `score_customers` shard
@@ -74,10 +75,12 @@ def _weeks():
 def churn_weekly():
     @task
     def build_features() -> dict:
+        from retention.migrations import migrate
         from retention.modeling.features import build_features
         from retention.warehouse import Warehouse
 
         warehouse, rows = Warehouse.connect(), {}
+        migrate(warehouse, applied_by="churn_weekly")  # older tables brought up to this release first
         for week in _weeks():
             rows[week.isoformat()] = build_features(warehouse, week)
             if rows[week.isoformat()] == 0:
@@ -140,11 +143,13 @@ def churn_weekly():
         return published
 
     @task
-    def refresh_marts(published: dict) -> dict:
+    def refresh_marts(published: list[dict]) -> dict:
         from retention.marts.build import refresh_marts
         from retention.warehouse import Warehouse
 
-        return refresh_marts(Warehouse.connect())
+        weeks = {week["snapshot_date"] for week in published} | {
+            week["refreshed_next_week"] for week in published if week.get("refreshed_next_week")}
+        return refresh_marts(Warehouse.connect(), weeks)
 
     features = build_features()
     champion = promote_or_keep_champion(train_challenger(features))

@@ -22,7 +22,8 @@ deliveries (those runs queue nothing; a manual run does the same with `{"send_on
    `twilio_default` exists, else the local sink (simulated). At most one message per customer
    per campaign, whatever is re-run.
 4. `check_delivery`: the provider's status of every sent message: delivered, undelivered or failed.
-`marts.campaign_results` compares the churn of the message and holdout groups.
+5. `refresh_campaign_results`: the table `marts.campaign_results`, which compares the churn of
+   the message and holdout groups, with this run's audience and deliveries.
 
 **Re-running** a week changes nothing: decisions and messages are recorded once (insert-only),
 and a message is sent only by the run that holds its claim (a lease: two runs at once never send
@@ -107,7 +108,8 @@ def senior_outreach():
         from retention.outreach.campaign import QueueSettings, decide_audience, ensure_tables
         from retention.warehouse import Warehouse
 
-        warehouse, settings, queue_settings = Warehouse.connect(), AudienceSettings.from_env(), QueueSettings.from_env()
+        warehouse = Warehouse.connect(role="outreach")
+        settings, queue_settings = AudienceSettings.from_env(), QueueSettings.from_env()
         ensure_tables(warehouse)
         clock = _transport_and_clock()[1]
         return [decide_audience(warehouse, week, settings, now=clock(), queue_settings=queue_settings)
@@ -126,7 +128,7 @@ def senior_outreach():
 
         if not audiences:
             return []
-        warehouse, clock = Warehouse.connect(), _transport_and_clock()[1]
+        warehouse, clock = Warehouse.connect(role="outreach"), _transport_and_clock()[1]
         campaign = AudienceSettings.from_env().campaign_id
         queued = []
         with fail_fast_on_bad_data(ValueError, LookupError):
@@ -153,7 +155,7 @@ def senior_outreach():
 
         if _is_backfill():
             return {"skipped": "a backfill run queues only; the hourly runs send"}
-        warehouse = Warehouse.connect()
+        warehouse = Warehouse.connect(role="outreach")
         ensure_tables(warehouse)
         transport, clock = _transport_and_clock()
         try:
@@ -177,9 +179,17 @@ def senior_outreach():
         if _is_backfill():
             return {"skipped": "a backfill run queues only; the hourly runs follow deliveries"}
         transport, clock = _transport_and_clock()
-        return check_delivery(Warehouse.connect(), transport, AudienceSettings.from_env().campaign_id, clock=clock)
+        return check_delivery(Warehouse.connect(role="outreach"), transport, AudienceSettings.from_env().campaign_id,
+                              clock=clock)
 
-    check_delivery(send_messages(queue_messages(decide_audience())))
+    @task
+    def refresh_campaign_results(delivered: dict) -> dict:
+        from retention.marts.build import refresh_campaign_results
+        from retention.warehouse import Warehouse
+
+        return refresh_campaign_results(Warehouse.connect())
+
+    refresh_campaign_results(check_delivery(send_messages(queue_messages(decide_audience()))))
 
 
 senior_outreach()

@@ -135,7 +135,7 @@ def telco_ingest():
 
         with fail_fast_on_bad_data():
             week = dt.date.fromisoformat(landed["snapshot_date"])
-            published = publish_contacts(Warehouse.connect(), week, landed["load_id"])
+            published = publish_contacts(Warehouse.connect(role="outreach"), week, landed["load_id"])
         get_current_context()["outlet_events"][CORE_CONTACTS].extra = {WEEK_EXTRA: week.isoformat()}
         return published
 

@@ -10,6 +10,7 @@ one rule each, Y-YOUNG (aged 40) and Y-NOTNEW (not newly at risk) who are not in
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass, field, replace
 
 from retention.synthetic.contacts import synthetic_phone
@@ -60,7 +61,8 @@ def create_tables(warehouse) -> None:
     from retention.outreach.campaign import ensure_tables
 
     warehouse.run_file("core/customers/create.sql", identifiers={"core_table": "customers"})
-    for path in ("core/contacts/create.sql", "ml/churn_scores/create.sql", "core/places/create.sql"):
+    for path in ("contact/phone_numbers/create.sql", "core/contacts/create.sql", "ml/churn_scores/create.sql",
+                 "core/places/create.sql"):
         warehouse.run_file(path)
     # The sender reads who is still a customer from core.customer_presence (a view over the raw
     # landed rows, which these tests do not land): a table stands in for it.
@@ -70,9 +72,12 @@ def create_tables(warehouse) -> None:
 
 def publish_week(warehouse, week: dt.date, crowd: list[Person]) -> None:
     """core.customers (and its presence), core.contacts and ml.churn_scores of `week` for `crowd`
-    (replacing the week)."""
+    (replacing the week), and the crowd's numbers in contact.phone_numbers (added, never replaced)."""
     published = dt.datetime.combine(week, dt.time(1), dt.UTC)
     customers, contacts, scores = [], [], []
+    numbers = [{"phone_key": phone_key(person.phone_e164), "phone_e164": person.phone_e164, "first_seen_date": week,
+                "first_seen_load_id": f"contacts-{week}", "added_at": published} for person in crowd]
+    warehouse.insert_missing(warehouse.table_id("contact", "phone_numbers"), numbers, ("phone_e164",))
     for rank, person in enumerate(crowd, start=1):
         customers.append({
             "snapshot_date": week, "customer_id": person.customer_id, "age": person.age,
@@ -80,7 +85,7 @@ def publish_week(warehouse, week: dt.date, crowd: list[Person]) -> None:
             "source_uri": "tests/outreach_scenario.py", "source_row": rank, "published_at": published,
         })
         contacts.append({
-            "snapshot_date": week, "customer_id": person.customer_id, "phone_e164": person.phone_e164,
+            "snapshot_date": week, "customer_id": person.customer_id, "phone_key": phone_key(person.phone_e164),
             "sms_consent": person.sms_consent,
             "sms_consent_date": (week - dt.timedelta(days=person.consent_days_before)) if person.sms_consent else None,
             "night_consent": person.night_consent, "opted_out": person.opted_out,
@@ -101,6 +106,11 @@ def publish_week(warehouse, week: dt.date, crowd: list[Person]) -> None:
                         ("core.contacts", contacts), ("ml.churn_scores", scores)):
         layer, name = table.split(".")
         warehouse.replace_rows(warehouse.table_id(layer, name), rows, {"snapshot_date": week})
+
+
+def phone_key(phone_e164: str) -> str:
+    """The number's key in contact.phone_numbers in these tests (random in the platform)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"tel:{phone_e164}"))
 
 
 PLACES = (

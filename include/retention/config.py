@@ -17,7 +17,9 @@ BUNDLED_DATA_DIR = PROJECT_ROOT / "include" / "data"
 BUNDLED_TELCO_SNAPSHOT = BUNDLED_DATA_DIR / "telco" / "Telco_customer_churn.csv"
 
 # The layers of the warehouse (DESIGN.md, "Warehouse"). A prefix makes them per environment.
-LAYERS = ("raw", "core", "ml", "outreach", "marts", "ops")
+# `contact` holds phone numbers only, apart so that only the outreach may read it (README,
+# "Deployment": the grants by role).
+LAYERS = ("raw", "core", "ml", "outreach", "marts", "ops", "contact")
 
 LOCAL_PROJECT = "local-project"
 

@@ -165,10 +165,14 @@ def main(argv: list[str] | None = None) -> int:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--pid", type=int, help="a process of the running UI command (default: found by --port)")
     where.add_argument("--port", type=int, default=DEFAULT_PORT, help="its API server's port (default 8080)")
+    parser.add_argument("--tree-of-pid", action="store_true",
+                        help="the tree under --pid itself, not under its topmost Airflow ancestor (a cluster "
+                             "started by a test, whose pytest process would otherwise be counted)")
     parser.add_argument("--seconds", type=float, default=60, help="how long to sample (default 60)")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between samples (default 1)")
     args = parser.parse_args(argv)
-    root = root_of(args.pid if args.pid else pid_listening_on(args.port))
+    pid = args.pid if args.pid else pid_listening_on(args.port)
+    root = psutil.Process(pid) if args.tree_of_pid else root_of(pid)
     print(f"Sampling the process tree of pid {root.pid} ({' '.join(root.cmdline())[:100]}) "
           f"every {args.interval:g} s for {args.seconds:g} s")
     peak, last = measure(root, args.seconds, args.interval)

@@ -24,6 +24,11 @@ Workarounds, each pinned by a test in `tests/integration/test_warehouse.py`:
 - `CLUSTER BY` and column `OPTIONS(description=...)` in DDL, and a table expiration set through
   the API, are accepted but dropped by the emulator; they are kept for real BigQuery, and
   nothing local depends on them.
+- A query job's destination table (and a `table$YYYYMMDD` partition decorator) is ignored by
+  the emulator, and it has no `INFORMATION_SCHEMA.PARTITIONS`: `publish_partition` and
+  `partition_dates` (in `warehouse_partitions.py`) take the path the backend supports.
+- Every job carries `maximum_bytes_billed` and labels (`warehouse_jobs.py`); the emulator
+  accepts both and enforces neither.
 - `ALTER TABLE ... ADD COLUMN` on the emulator adds the column to the stored rows but not to
   the table's schema (one ALTER per statement, too): `add_columns` then adds it to the schema
   through the API, which real BigQuery had already done.
@@ -45,7 +50,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from retention import warehouse_jobs
 from retention.config import LAYERS, SQL_DIR, Settings
+from retention.warehouse_partitions import Backend
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -72,10 +79,17 @@ class Warehouse:
         self.client = client
         self.settings = settings
         self._reader = None
+        self.backend = Backend.of(settings.emulator_host)
+        self.last_job: bigquery.QueryJob | bigquery.LoadJob | None = None
 
     @classmethod
-    def connect(cls, settings: Settings | None = None) -> Warehouse:
+    def connect(cls, settings: Settings | None = None, *, role: str = "pipeline") -> Warehouse:
+        """The warehouse as `role` sees it: `outreach` (the tasks that read phone numbers) connects
+        with `RETENTION_OUTREACH_GCP_CONN_ID` when set (retention.access)."""
+        from retention.access import gcp_conn_id
+
         settings = settings or Settings.from_env()
+        conn_id = gcp_conn_id(settings.gcp_conn_id, role)
         if settings.emulator_host:
             from google.api_core.client_options import ClientOptions
             from google.auth.credentials import AnonymousCredentials
@@ -90,7 +104,7 @@ class Warehouse:
         else:
             from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
 
-            hook = BigQueryHook(gcp_conn_id=settings.gcp_conn_id, location=settings.location)
+            hook = BigQueryHook(gcp_conn_id=conn_id, location=settings.location)
             client = hook.get_client(project_id=settings.project, location=settings.location)
         return cls(client, settings)
 
@@ -146,9 +160,12 @@ class Warehouse:
         *,
         identifiers: Mapping[str, str | Sequence[str]] | None = None,
         source: str = "<inline SQL>",
+        destination: str | None = None,
     ) -> bigquery.table.RowIterator:
-        """Run one statement and wait for it; a failure raises with BigQuery's message."""
-        return self._execute(sql, params, identifiers=identifiers, source=source)[1]
+        """Run one statement and wait for it; a failure raises with BigQuery's message.
+        `destination` (a table or `table$YYYYMMDD` partition) is replaced by the query's rows;
+        use `publish_partition`, which knows when the backend honours it."""
+        return self._execute(sql, params, identifiers=identifiers, source=source, destination=destination)[1]
 
     def run_dml(
         self,
@@ -169,18 +186,27 @@ class Warehouse:
         *,
         identifiers: Mapping[str, str | Sequence[str]] | None,
         source: str,
+        destination: str | None = None,
     ) -> tuple[bigquery.QueryJob, bigquery.table.RowIterator]:
         from google.api_core import exceptions
         from google.cloud import bigquery
 
-        config = bigquery.QueryJobConfig(query_parameters=[_parameter(k, v) for k, v in (params or {}).items()])
+        config = self.query_config(sql, params, source=source)
+        if destination is not None:
+            config.destination = destination
+            config.write_disposition = bigquery.WriteDisposition.WRITE_TRUNCATE
+            config.create_disposition = bigquery.CreateDisposition.CREATE_NEVER
         rendered = self.render(sql, identifiers, source=source)
         for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
             try:
                 job = self.client.query(rendered, job_config=config)
+                self.last_job = job
                 rows = job.result()
                 break
             except exceptions.GoogleAPICallError as error:
+                over_cap = warehouse_jobs.over_cap_message(error, source)
+                if over_cap:
+                    raise WarehouseError(over_cap) from error
                 # Two DML statements on the same partition at once (the DAG's parallel branches
                 # both write ops tables): BigQuery asks to retry; the statement is atomic, so it is safe.
                 if "could not serialize access" in str(error.message).lower() and attempt < _CONFLICT_ATTEMPTS:
@@ -191,6 +217,70 @@ class Warehouse:
         if job.num_dml_affected_rows is not None:
             log.info("%s: %s rows affected", source, job.num_dml_affected_rows)
         return job, rows
+
+    def query_config(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, source: str, dry_run: bool = False,
+    ) -> bigquery.QueryJobConfig:
+        """The job configuration of a statement: its parameters, the bytes-billed cap and the
+        labels naming the DAG, task and layer (warehouse_jobs)."""
+        layer = warehouse_jobs.layer_of(sql, source, dataset_prefix=self.settings.dataset_prefix)
+        return warehouse_jobs.query_config(
+            [_parameter(k, v) for k, v in (params or {}).items()], labels=warehouse_jobs.job_labels(layer),
+            dry_run=dry_run,
+        )
+
+    def dry_run(
+        self, sql: str, params: Mapping[str, Any] | None = None, *,
+        identifiers: Mapping[str, str | Sequence[str]] | None = None, source: str = "<inline SQL>",
+        destination: str | None = None,
+    ) -> int:
+        """Ask BigQuery to plan the statement without running it (no cost, no data touched);
+        returns the bytes it would process; a statement BigQuery rejects raises."""
+        from google.api_core import exceptions
+        from google.cloud import bigquery
+
+        config = self.query_config(sql, params, source=source, dry_run=True)
+        if destination is not None:
+            config.destination = destination
+            config.write_disposition = bigquery.WriteDisposition.WRITE_TRUNCATE
+            config.create_disposition = bigquery.CreateDisposition.CREATE_NEVER
+        try:
+            job = self.client.query(self.render(sql, identifiers, source=source), job_config=config)
+            self.last_job = job
+        except exceptions.GoogleAPICallError as error:
+            raise WarehouseError(f"BigQuery rejected {source}: {error.message}") from error
+        return int(job.total_bytes_processed or 0)
+
+    def publish_partition(
+        self, table_id: str, partition_column: str, partition: dt.date, select_sql: str,
+        params: Mapping[str, Any] | None = None, *,
+        identifiers: Mapping[str, str | Sequence[str]] | None = None, source: str,
+    ) -> None:
+        """Replace one date's partition by a SELECT's rows, atomically (warehouse_partitions)."""
+        from retention.warehouse_partitions import publish_partition
+
+        publish_partition(self, table_id, partition_column, partition, select_sql, params,
+                          identifiers=identifiers, source=source)
+
+    def publish_partition_file(
+        self, path: str, table_id: str, partition_column: str, partition: dt.date,
+        params: Mapping[str, Any] | None = None, *, identifiers: Mapping[str, str | Sequence[str]] | None = None,
+    ) -> None:
+        self.publish_partition(table_id, partition_column, partition, self.sql_file(path), params,
+                               identifiers=identifiers, source=f"sql/{path}")
+
+    def partition_dates(self, table_id: str) -> list[dt.date]:
+        """The days with rows in a day-partitioned table, from its partition metadata."""
+        from retention.warehouse_partitions import partition_dates
+
+        return partition_dates(self, table_id)
+
+    def latest_partition(
+        self, table_id: str, *, before: dt.date | None = None, on_or_before: dt.date | None = None,
+    ) -> dt.date | None:
+        from retention.warehouse_partitions import latest_partition
+
+        return latest_partition(self, table_id, before=before, on_or_before=on_or_before)
 
     def run_file(
         self,
@@ -222,13 +312,15 @@ class Warehouse:
         """The result in pages of at most `chunk_rows` rows, read over the REST API: memory stays
         the same whatever the result's size. The REST page is parsed into Python objects before
         Arrow (about 20 KB per 45-column row, measured), so pages are kept small."""
-        from google.cloud import bigquery
-
-        config = bigquery.QueryJobConfig(query_parameters=[_parameter(k, v) for k, v in (params or {}).items()])
+        config = self.query_config(sql, params, source=source)
         job = self.client.query(self.render(sql, identifiers, source=source), job_config=config)
+        self.last_job = job
         try:
             rows = job.result(page_size=chunk_rows)
         except Exception as error:
+            over_cap = warehouse_jobs.over_cap_message(error, source)
+            if over_cap:
+                raise WarehouseError(over_cap) from error
             raise WarehouseError(f"BigQuery rejected {source}: {error}") from error
         yield from rows.to_arrow_iterable(bqstorage_client=None)
 
@@ -369,10 +461,14 @@ class Warehouse:
             schema=list(schema),
             write_disposition=bigquery.WriteDisposition.WRITE_APPEND if append else bigquery.WriteDisposition.WRITE_TRUNCATE,
             create_disposition=bigquery.CreateDisposition.CREATE_IF_NEEDED,
+            labels=warehouse_jobs.job_labels(
+                warehouse_jobs.layer_of("", f"load {table_id}", table_id, self.settings.dataset_prefix)
+            ),
         )
         try:
             # size=None makes the client use a resumable upload (the emulator refuses multipart).
             job = self.client.load_table_from_file(buffer, table_id, job_config=config, size=None, rewind=True)
+            self.last_job = job
             job.result()
         except exceptions.GoogleAPICallError as error:
             raise WarehouseError(f"BigQuery refused the load into {table_id}: {error.message}") from error

@@ -8,7 +8,7 @@ import pytest
 
 from retention.config import PROJECT_ROOT
 
-EXPECTED_DAGS = {"telco_ingest", "churn_weekly", "places_refresh", "senior_outreach"}
+EXPECTED_DAGS = {"telco_ingest", "churn_weekly", "places_refresh", "senior_outreach", "consent_notices"}
 
 
 class NetworkAtParseTime(RuntimeError):
@@ -77,7 +77,7 @@ def test_senior_outreach_runs_on_the_scores_and_hourly_in_the_send_window(dagbag
     hourly = dag.timetable.timetable  # 08:00-20:00 KST: never a run in the quiet hours
     assert (hourly.expression, str(hourly.timezone)) == ("0 8-20 * * *", "Asia/Seoul")
     assert dag.max_active_runs == 1  # one sender of the outbox at a time
-    order = ["decide_audience", "queue_messages", "send_messages", "check_delivery"]
+    order = ["decide_audience", "queue_messages", "send_messages", "check_delivery", "refresh_campaign_results"]
     for upstream, downstream in zip(order, order[1:], strict=False):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
 

@@ -1,11 +1,14 @@
 """`make airflow-cluster` as an operator meets it: PostgreSQL, Redis, the API server, scheduler,
 DAG processor, triggerer and two Celery workers started natively from docker-compose.yaml's
-settings; the UI's roles enforced over the REST API; a telco_ingest week triggered through
-it and run by a Celery worker; SIGTERM stops everything; a second start finds the same users,
-runs and database again, and stops clean too.
+settings; the UI's roles enforced over the REST API; the weekly cycle on the Celery workers
+(places_refresh, then two weeks of telco_ingest triggered through the API, churn_weekly and
+senior_outreach started by the scheduler from their Assets), with one worker SIGKILLed in the
+middle of a scoring shard and the lost try recovered by the scheduler's heartbeat timeout and a
+retry; SIGTERM stops everything; a second start finds the same users, runs and database again,
+and stops clean too.
 
-The cluster runs with a local directory and ports of its own, so it never touches `.local/`
-or another Airflow on this machine.
+One cluster for all of it: starting one takes minutes on this machine. It runs with a local
+directory and ports of its own, so it never touches `.local/` or another Airflow on this machine.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+from cluster_cycle import (CYCLE_SECONDS, AirflowDatabase, celery_lines, check_the_weekly_cycle, kill_worker_mid_task,
+                           latest_first_of_month, latest_monday)
 
 from retention.emulator import free_port
 
@@ -35,6 +40,16 @@ STARTUP_SECONDS = 600  # a fresh database on a busy 2-core machine: 288 s measur
 RUN_SECONDS = 900
 STOP_SECONDS = 120
 KST = dt.timezone(dt.timedelta(hours=9))
+# Small on purpose: the demo's synthetic history (about 7,800 customers a week) in three scoring
+# shards, so a shard is running long enough to kill its worker; a lost task detected after 90 s
+# (Airflow's default: 300) and retried 5 s later (the platform's default: 300).
+HEARTBEAT_TIMEOUT_SECONDS = 90
+CYCLE_ENVIRONMENT = {
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT_SECONDS),
+    "RETENTION_RETRY_DELAY_SECONDS": "5",
+    "RETENTION_SCORING_SHARD_ROWS": "3000",
+}
+CYCLE_DAGS = ("places_refresh", "telco_ingest", "churn_weekly", "senior_outreach")
 
 
 class RunningCluster:
@@ -56,6 +71,10 @@ class RunningCluster:
             "RETENTION_EMULATOR_PORT": str(self.ports["emulator"]),
             "RETENTION_CLUSTER_POSTGRES_PORT": str(self.ports["postgres"]),
             "RETENTION_CLUSTER_REDIS_PORT": str(self.ports["redis"]),
+            **CYCLE_ENVIRONMENT,
+            # The outreach acts at 10:00 KST on the latest week's Monday (the local sink's simulated
+            # clock, as `make demo` uses it): inside the send window whenever the test runs.
+            "RETENTION_OUTREACH_SIMULATED_NOW": latest_monday().replace(hour=10).isoformat(),
         })
         self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
@@ -143,20 +162,30 @@ class RunningCluster:
         except urllib.error.HTTPError as error:
             return error.code, error.read()[:300]
 
-    def state_of(self, run_id: str, token: str) -> str | None:
+    def state_of(self, run_id: str, token: str, dag_id: str = "telco_ingest") -> str | None:
         """The run's state, or None while the API server is too busy to answer (a loaded host)."""
         try:
-            return self.call("GET", f"/api/v2/dags/telco_ingest/dagRuns/{run_id}", token=token)[1]["state"]
-        except (TimeoutError, urllib.error.URLError):
+            return self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}", token=token)[1]["state"]
+        except (TimeoutError, urllib.error.URLError, TypeError, KeyError):
             return None
 
+    def trigger(self, dag_id: str, logical_date: dt.datetime, token: str) -> str:
+        run_id = f"cluster-e2e-{uuid.uuid4().hex[:8]}"
+        status, body = self.call("POST", f"/api/v2/dags/{dag_id}/dagRuns",
+                                 {"dag_run_id": run_id, "logical_date": logical_date.astimezone(dt.UTC).isoformat()},
+                                 token)
+        assert status == 200, (dag_id, body)
+        return run_id
 
-def latest_scheduled_monday() -> dt.datetime:
-    """telco_ingest's latest scheduled time (Mondays 04:00 KST): triggering that very run means
-    the scheduler, once the DAG is unpaused, has no other run of its own to add."""
-    now = dt.datetime.now(KST)
-    monday = (now - dt.timedelta(days=now.weekday())).replace(hour=4, minute=0, second=0, microsecond=0)
-    return monday if monday <= now else monday - dt.timedelta(weeks=1)
+    def wait_for_run(self, dag_id: str, run_id: str, token: str, seconds: float = RUN_SECONDS) -> None:
+        deadline, state = time.monotonic() + seconds, None
+        while time.monotonic() < deadline:
+            self.remember()
+            state = self.state_of(run_id, token, dag_id)
+            if state in ("success", "failed"):
+                break
+            time.sleep(5)
+        assert state == "success", f"{dag_id} {run_id} ended {state}:\n{self.log_tail()}"
 
 
 @pytest.fixture
@@ -172,7 +201,7 @@ def cluster():
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_the_native_cluster_runs_a_week_on_celery_enforces_roles_and_survives_a_restart(cluster):
+def test_the_native_cluster_runs_the_weekly_cycle_on_celery_recovers_a_killed_worker_and_survives_a_restart(cluster):
     cluster.start()
     cluster.wait_healthy()
     assert cluster.components() >= {"postgres", "redis-server", "bqemulator", "api-server", "scheduler",
@@ -190,37 +219,74 @@ def test_the_native_cluster_runs_a_week_on_celery_enforces_roles_and_survives_a_
     assert cluster.call("POST", "/api/v2/connections", connection, admin)[0] == 201
     assert cluster.call("DELETE", f"/api/v2/connections/{connection['connection_id']}", token=admin)[0] == 204
 
-    # A data engineer runs a week: triggered through the REST API, run by the Celery workers.
-    run_id = f"cluster-e2e-{uuid.uuid4().hex[:8]}"
-    week = latest_scheduled_monday().astimezone(dt.timezone.utc).isoformat()
-    status, body = cluster.call("POST", "/api/v2/dags/telco_ingest/dagRuns",
-                                {"dag_run_id": run_id, "logical_date": week}, engineer)
-    assert status == 200, body
-    assert cluster.call("PATCH", "/api/v2/dags/telco_ingest", {"is_paused": False}, engineer)[0] == 200
-    deadline, state = time.monotonic() + RUN_SECONDS, None
-    while time.monotonic() < deadline:
-        cluster.remember()
-        state = cluster.state_of(run_id, marketer)
-        if state in ("success", "failed"):
-            break
-        time.sleep(5)
-    assert state == "success", f"telco_ingest {run_id} ended {state}:\n{cluster.log_tail()}"
-    logs = cluster.local_dir / "cluster" / "logs"
-    worker_lines = [line for path in logs.glob("airflow-worker-*.log")
-                    for line in path.read_text(errors="replace").splitlines()
-                    if "Executing workload in Celery" in line and f"run_id={run_id}" in line]
-    assert len(worker_lines) >= 7, "every task of the run went through a Celery worker"
+    # The weekly cycle, as an operator starts it: the places outreach points to, then two weeks
+    # of telco_ingest (the second week's scores are compared with the first's: its newly at-risk
+    # seniors get an SMS), triggered through the REST API for their scheduled times (so the
+    # scheduler, once they are unpaused, adds no run of its own). churn_weekly and
+    # senior_outreach are started by the scheduler from their Assets.
+    # telco_ingest runs one week at a time (max_active_runs=1), the older first.
+    places_run = cluster.trigger("places_refresh", latest_first_of_month(), engineer)
+    week = latest_monday()
+    first_week_run = cluster.trigger("telco_ingest", week - dt.timedelta(weeks=1), engineer)
+    run_id = cluster.trigger("telco_ingest", week, engineer)
+    for dag_id in ("places_refresh", "telco_ingest", "churn_weekly"):
+        assert cluster.call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False}, engineer)[0] == 200
+    cluster.wait_for_run("places_refresh", places_run, marketer)
 
-    # Airflow's tables are in the cluster's PostgreSQL, with the run and the FAB users.
-    import psycopg2
-
+    # A worker lost in the middle of a scoring shard: nothing of it is left to report the task.
     password = (cluster.local_dir / "cluster" / "secrets" / "postgres_password").read_text()
-    with psycopg2.connect(host="127.0.0.1", port=cluster.ports["postgres"], user="airflow", password=password,
-                          dbname="airflow") as db, db.cursor() as cursor:
-        cursor.execute("SELECT state FROM dag_run WHERE run_id = %s", (run_id,))
-        assert cursor.fetchone() == ("success",)
-        cursor.execute("SELECT username FROM ab_user ORDER BY username")
-        assert [row[0] for row in cursor.fetchall()] == ["admin", "engineer", "marketer"]
+    airflow_db = AirflowDatabase(cluster.ports["postgres"], password)
+    killed = kill_worker_mid_task(airflow_db, cluster.process.pid, "churn_weekly", "score_customers", CYCLE_SECONDS)
+    cluster.wait_for_run("telco_ingest", first_week_run, marketer)
+    # senior_outreach is unpaused once the first scores and marts are published: unpausing it
+    # starts its latest hourly run at once, which reads core.customer_presence (a marts view),
+    # and fails before churn_weekly has run once. The first week has no newly at-risk customers
+    # (nothing to compare with), so its outreach event is not needed.
+    airflow_db.wait_for_success("churn_weekly", CYCLE_SECONDS)
+    assert cluster.call("PATCH", "/api/v2/dags/senior_outreach", {"is_paused": False}, engineer)[0] == 200
+    cluster.wait_for_run("telco_ingest", run_id, marketer)
+    deadline = time.monotonic() + CYCLE_SECONDS
+    while time.monotonic() < deadline and not (
+            airflow_db.settled(CYCLE_DAGS)
+            and any(run_type == "asset_triggered" for _, run_type, _ in airflow_db.runs("senior_outreach"))):
+        cluster.remember()
+        time.sleep(10)
+    runs = {dag_id: airflow_db.runs(dag_id) for dag_id in CYCLE_DAGS}
+    assert all(state == "success" for dag_runs in runs.values() for _, _, state in dag_runs), runs
+    churn_runs = [run for run, run_type, _ in runs["churn_weekly"] if run_type == "asset_triggered"]
+    outreach_runs = [run for run, run_type, _ in runs["senior_outreach"] if run_type == "asset_triggered"]
+    assert churn_runs and outreach_runs, runs
+    assert {run for run, _, _ in runs["churn_weekly"]} == set(churn_runs), "churn_weekly ran from its Asset only"
+
+    # Airflow recovered the lost try by itself: the scheduler failed it for want of heartbeats
+    # ([scheduler] task_instance_heartbeat_timeout), the retry ran on a live worker, and the
+    # cluster started the lost worker again (Compose's `restart: always`).
+    try_number, state = airflow_db.query(
+        "SELECT try_number, state FROM task_instance WHERE dag_id = 'churn_weekly' AND task_id = 'score_customers' "
+        "AND run_id = %s AND map_index = %s", (killed["run_id"], killed["map_index"]))[0]
+    assert (state, try_number >= 2) == ("success", True), killed
+    assert airflow_db.query(
+        "SELECT COUNT(*) FROM log WHERE event = 'heartbeat timeout' AND dag_id = 'churn_weekly' "
+        "AND task_id = 'score_customers' AND run_id = %s AND map_index = %s",
+        (killed["run_id"], killed["map_index"]))[0][0] >= 1, killed
+    logs = cluster.local_dir / "cluster" / "logs"
+    assert "TIs without heartbeat" in (logs / "airflow-scheduler.log").read_text(errors="replace")
+    assert "exited with code -9: starting it again" in cluster.log_path.read_text(errors="replace")
+
+    # Every task of the runs went through a Celery worker; a worker's log shows the churn tasks.
+    assert len(celery_lines(logs, f"run_id={run_id}")) >= 7, "every task of the week went through a worker"
+    assert celery_lines(logs, "churn_weekly", "score_customers"), "a worker's log shows a scoring shard"
+    for churn_run in churn_runs:
+        assert celery_lines(logs, "churn_weekly", churn_run), f"churn_weekly {churn_run} ran on the workers"
+
+    # The warehouse the tasks wrote, read through the cluster's emulator.
+    print("the weekly cycle on the cluster:", killed,
+          check_the_weekly_cycle(cluster.ports["emulator"], cluster.local_dir, week.date()))
+
+    # Airflow's tables are in the cluster's PostgreSQL, with the runs and the FAB users.
+    assert airflow_db.query("SELECT state FROM dag_run WHERE run_id = %s", (run_id,)) == [("success",)]
+    assert [row[0] for row in airflow_db.query("SELECT username FROM ab_user ORDER BY username")] == [
+        "admin", "engineer", "marketer"]
     assert cluster.stop() == [], "SIGTERM left processes running"
     secrets = cluster.local_dir / "cluster" / "secrets"
     values = [path.read_text() for path in secrets.iterdir() if not path.name.endswith(".json")]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from collections import Counter
 
 import pendulum
@@ -99,22 +98,49 @@ def test_four_weeks_with_reruns_a_backfill_and_a_night_never_message_anyone_twic
     assert outbox == {"delivered": len(messaged)}  # check_delivery asked the sink after each run
 
 
-def test_a_misbehaving_twilio_never_gets_a_second_message_for_anyone(senior_outreach, warehouse, monkeypatch):
+class InjectedClock:
+    """The outreach's clock in a test: `RETENTION_OUTREACH_SIMULATED_NOW`, read by the DAG's tasks,
+    the same time given to the fake Twilio (which stamps its messages with it), and moved on by
+    the test alone. So a test runs at the hour it chooses, whatever the real clock says."""
+
+    def __init__(self, monkeypatch, start: dt.datetime) -> None:
+        self._monkeypatch = monkeypatch
+        self.set(start)
+
+    def set(self, moment: dt.datetime) -> None:
+        self.moment = moment.astimezone(dt.UTC)
+        self._monkeypatch.setenv("RETENTION_OUTREACH_SIMULATED_NOW", self.moment.isoformat())
+
+    def advance(self, seconds: float) -> None:
+        self.set(self.moment + dt.timedelta(seconds=seconds))
+
+    def now(self) -> dt.datetime:
+        return self.moment
+
+
+QUIET_HOURS_START = dt.datetime(2026, 11, 23, 13, 0, tzinfo=dt.UTC)  # a Monday, 22:00 KST
+DAYTIME_START = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC)  # the same Monday, 11:00 KST
+
+
+@pytest.mark.parametrize("start", [DAYTIME_START, QUIET_HOURS_START], ids=["11h00-KST", "22h00-KST-quiet-hours"])
+def test_a_misbehaving_twilio_never_gets_a_second_message_for_anyone(senior_outreach, warehouse, monkeypatch, start):
     """The official client against a fake Twilio that fails in ways the unit tests do not script
     one by one: an outage that outlasts the client's retries (the task fails, Airflow retries
     it), a lost answer, a dropped request, a rate limit, a failing list, an unsubscribe, a
-    landline, a carrier filter. Real clock: when this runs in the quiet hours, only customers
-    with night-time consent may be messaged."""
+    landline, a carrier filter. The clock is injected (the same for the platform and the fake),
+    once in the daytime and once in the quiet hours: then only customers with night-time consent
+    are messaged, the others wait for 08:00, and the hourly runs from 08:00 on send them; every
+    check below holds at both hours, whatever the hour of the real clock."""
     from airflow.utils.state import DagRunState
 
-    now = dt.datetime.now(dt.UTC)
-    week = now.astimezone(SEOUL).date() - dt.timedelta(days=now.astimezone(SEOUL).weekday())
+    clock = InjectedClock(monkeypatch, start)
+    week = start.astimezone(SEOUL).date() - dt.timedelta(days=start.astimezone(SEOUL).weekday())
     crowd = people(eligible=20)
     publish_week(warehouse, week, crowd)
     phones = {p.customer_id: p.phone_e164 for p in crowd}
     messaged = [c for c in phones if c.startswith("S-") and group(CAMPAIGN, c, 0.10) == "message"]
-    with serve_fake_twilio() as fake:
-        for name, value in {"AIRFLOW_CONN_TWILIO_DEFAULT": fake.airflow_connection(),
+    with serve_fake_twilio(clock=clock.now) as fake:
+        for name, value in {"AIRFLOW_CONN_TWILIO_DEFAULT": fake.airflow_connection(local_fake=True),
                             "RETENTION_SMS_TIMEOUT_SECONDS": "1", "RETENTION_SMS_MAX_ATTEMPTS": "2",
                             "RETENTION_SMS_BACKOFF_SECONDS": "0.01", "RETENTION_SMS_RECHECK_DELAY_SECONDS": "0",
                             "RETENTION_SMS_RATE_PER_SECOND": "1000",
@@ -122,7 +148,6 @@ def test_a_misbehaving_twilio_never_gets_a_second_message_for_anyone(senior_outr
                             # once its lease has expired: seconds here, half an hour by default.
                             "RETENTION_OUTREACH_SENDING_LEASE_SECONDS": "4"}.items():
             monkeypatch.setenv(name, value)
-        monkeypatch.delenv("RETENTION_OUTREACH_SIMULATED_NOW", raising=False)
         fake.fail_next(500, times=2)  # longer than the client's two attempts: the task fails and is retried
         fake.answer_late(3, stored=True, to=phones[messaged[3]])  # Twilio has it, its answer is lost
         fake.answer_late(3, stored=False, to=phones[messaged[4]])  # the request never got through
@@ -137,14 +162,27 @@ def test_a_misbehaving_twilio_never_gets_a_second_message_for_anyone(senior_outr
             result = senior_outreach.test(logical_date=logical)
             assert result.state == DagRunState.SUCCESS, {t.task_id: t.state for t in result.get_task_instances()}
             tries.append({t.task_id: t.try_number for t in result.get_task_instances()}["send_messages"])
-        # The outage, then the dropped request, each failed a try; Airflow's retries sent the rest.
-        # In the quiet hours the dropped request's customer (no night-time consent) is not sent to
-        # in this run at all: only the outage fails a try.
-        dropped_is_sent_now = not in_quiet_hours(now) or messaged[4] in NIGHT_CONSENT_IDS
-        assert tries == [3 if dropped_is_sent_now else 2, 1]
-        for _ in range(4):  # the hourly runs that send what is left and follow deliveries
-            time.sleep(4)
+        rows = {row["customer_id"]: row for row in warehouse.rows("SELECT * FROM `{{ outreach }}.messages`")}
+        if in_quiet_hours(start):
+            # Only the outage failed a try: the scripted customers (no night-time consent) were not
+            # sent to at all. They wait, queued, for 08:00; those with night-time consent went.
+            assert tries == [2, 1]
+            night = [c for c in messaged if c in NIGHT_CONSENT_IDS]
+            assert night and {message.to for message in fake.messages} == {phones[c] for c in night}
+            waiting = [rows[c] for c in messaged if c not in NIGHT_CONSENT_IDS]
+            assert {row["state"] for row in waiting} == {"queued"}
+            morning = dt.datetime.combine(week + dt.timedelta(days=1), dt.time(8), SEOUL)
+            assert {row["not_before"] for row in waiting} == {morning}
+            clock.set(morning - dt.timedelta(seconds=5))
+        else:
+            # The outage, then the dropped request, each failed a try; Airflow's retries sent the rest.
+            assert tries == [3, 1]
+        for _ in range(8):  # the hourly runs that send what is left and follow deliveries, until all is final
+            clock.advance(5)  # past the 4-second lease of a message left in sending
             senior_outreach.test(logical_date=logical, run_conf={"send_only": True})
+            unfinished = "SELECT 1 FROM `{{ outreach }}.messages` WHERE state IN ('queued', 'sending', 'sent')"
+            if not warehouse.rows(unfinished):
+                break
 
         accepted = Counter(message.to for message in fake.messages)
         assert set(accepted.values()) <= {1}, accepted.most_common(3)
@@ -155,12 +193,8 @@ def test_a_misbehaving_twilio_never_gets_a_second_message_for_anyone(senior_outr
             customer = next(c for c, phone in phones.items() if phone == message.to)
             assert not in_quiet_hours(message.at) or customer in NIGHT_CONSENT_IDS
         rows = {row["customer_id"]: row for row in warehouse.rows("SELECT * FROM `{{ outreach }}.messages`")}
-        # In the quiet hours the scripted customers (no night-time consent) wait for 08:00, still queued.
-        if not in_quiet_hours(dt.datetime.now(dt.UTC)):
-            assert (rows[messaged[6]]["state"], rows[messaged[6]]["reason"]) == ("skipped", "unsubscribed")
-            assert (rows[messaged[7]]["state"], rows[messaged[7]]["reason"]) == ("skipped", "cannot_receive_sms")
-            assert set(accepted) == {phones[c] for c in messaged} - {phones[messaged[6]], phones[messaged[7]]}
-            assert (rows[messaged[8]]["state"], rows[messaged[8]]["reason"]) == ("undelivered", "blocked")
-            assert Counter(row["state"] for row in rows.values())["delivered"] == len(messaged) - 3
-        else:
-            assert {rows[c]["state"] for c in messaged if c not in NIGHT_CONSENT_IDS} == {"queued"}
+        assert (rows[messaged[6]]["state"], rows[messaged[6]]["reason"]) == ("skipped", "unsubscribed")
+        assert (rows[messaged[7]]["state"], rows[messaged[7]]["reason"]) == ("skipped", "cannot_receive_sms")
+        assert set(accepted) == {phones[c] for c in messaged} - {phones[messaged[6]], phones[messaged[7]]}
+        assert (rows[messaged[8]]["state"], rows[messaged[8]]["reason"]) == ("undelivered", "blocked")
+        assert Counter(row["state"] for row in rows.values())["delivered"] == len(messaged) - 3

@@ -27,9 +27,10 @@ requests (None: all) that match `to` (None: any number).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 from fake_twilio.api import AcceptedMessage, FakeTwilioApi, Rule, sid
 from fake_twilio.server import RecordedRequest, RequestLog, serving
@@ -98,19 +99,25 @@ class FakeTwilio:
         """Move one message to `status` now."""
         self._api.set_status(message_sid, status, error_code)
 
-    def airflow_connection(self, *, sender: str = "messaging_service") -> str:
-        """An `AIRFLOW_CONN_...` value (JSON form) for this fake: `sender` is `messaging_service` or `from_number`."""
+    def airflow_connection(self, *, sender: str = "messaging_service", local_fake: bool = False) -> str:
+        """An `AIRFLOW_CONN_...` value (JSON form) for this fake: `sender` is `messaging_service` or
+        `from_number`; `local_fake` declares it a fake on loopback (extra `local_fake`), with which
+        the outreach accepts a simulated clock (`retention.outreach.transport_setup`)."""
         extra = ({"messaging_service_sid": self.messaging_service_sid} if sender == "messaging_service"
                  else {"from_number": self.from_number})
+        if local_fake:
+            extra["local_fake"] = True
         return json.dumps({"conn_type": "generic", "login": self.account_sid, "password": self.auth_token,
                            "host": self.base_url, "extra": extra})
 
 
 @contextmanager
-def serve_fake_twilio(*, max_page_size: int = 1000) -> Iterator[FakeTwilio]:
+def serve_fake_twilio(*, max_page_size: int = 1000,
+                      clock: Callable[[], datetime] | None = None) -> Iterator[FakeTwilio]:
     """Serve a fake Twilio account until the block ends. `max_page_size` caps list pages (to
-    make clients follow `next_page_uri`)."""
-    api = FakeTwilioApi(sid("AC"), sid(""), max_page_size=max_page_size)
+    make clients follow `next_page_uri`); `clock` is Twilio's clock (default: the real one), the
+    same as the platform's when a test injects one."""
+    api = FakeTwilioApi(sid("AC"), sid(""), max_page_size=max_page_size, clock=clock)
     log = RequestLog()
     with serving(api, log) as base_url:
         yield FakeTwilio(base_url, api.account_sid, api.auth_token, sid("MG"), MAGIC_FROM_NUMBER, api, log)

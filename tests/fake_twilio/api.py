@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -157,8 +158,11 @@ def _scripted_error(rule: Rule, to: str | None) -> Reply:
 class FakeTwilioApi:
     """The fake's state; `handle` is called from the server's threads, so everything is locked."""
 
-    def __init__(self, account_sid: str, auth_token: str, *, max_page_size: int = 1000) -> None:
+    def __init__(self, account_sid: str, auth_token: str, *, max_page_size: int = 1000,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.account_sid = account_sid
+        self.clock = clock or (lambda: datetime.now(UTC))
+        """Twilio's own clock: it stamps messages (date_created, date_sent) with it."""
         self.auth_token = auth_token
         self.max_page_size = max_page_size
         self._lock = threading.Lock()
@@ -181,7 +185,7 @@ class FakeTwilioApi:
             message = next(m for m in self._messages if m.sid == message_sid)
             message.progression = (*message.progression[: message.step + 1], status)
             message.error_code = error_code
-            message.advance(datetime.now(UTC))
+            message.advance(self.clock())
 
     def accepted(self) -> list[AcceptedMessage]:
         with self._lock:
@@ -236,7 +240,7 @@ class FakeTwilioApi:
         first = "accepted" if service else "queued"
         with self._lock:
             final, error_code = self._final_status.get(to, ("delivered", None))
-            message = _Message(sid("SM"), self.account_sid, to, body, from_number, service, datetime.now(UTC),
+            message = _Message(sid("SM"), self.account_sid, to, body, from_number, service, self.clock(),
                                (first, "queued", "sending", "sent", final) if service
                                else (first, "sending", "sent", final),
                                error_code=error_code, answered_late=rule is not None)
@@ -249,7 +253,7 @@ class FakeTwilioApi:
             message = next((m for m in self._messages if m.sid == message_sid), None)
             if message is None:
                 return error(404, 20404, path=path)
-            message.advance(datetime.now(UTC))
+            message.advance(self.clock())
             return Reply(200, message.resource())
 
     def _list(self, query: dict[str, str]) -> Reply:

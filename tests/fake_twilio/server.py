@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
-import threading
 import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 
 from fake_twilio.api import FakeTwilioApi, sid
-from loopback import RequestLog, serve_in_thread
+from loopback import ApiServer, RequestLog, answer_json
 
 
 @dataclass(frozen=True)
@@ -76,36 +74,19 @@ class _Handler(BaseHTTPRequestHandler):
             authorized=credentials == (api.account_sid, api.auth_token),
             user_agent=self.headers.get("User-Agent", ""), status=status, at=arrived,
         ))
-        if delay and self.server.stopping.wait(delay):
-            return  # shutting down: the client gave up long ago
-        payload = json.dumps(body).encode("utf-8")
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(payload)))
-            self.send_header("Twilio-Request-Id", sid("RQ"))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client timed out and closed the connection: the late answer has no reader
+        answer_json(self, status, body, headers={"Twilio-Request-Id": sid("RQ"), **headers}, delay=delay)
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the signature of the base class
         pass  # the request log is the record
 
 
-class _FakeServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _FakeServer(ApiServer):
     def __init__(self, api: FakeTwilioApi, log: RequestLog) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.api = api
         self.log = log
-        self.stopping = threading.Event()
 
 
 def serving(api: FakeTwilioApi, log: RequestLog) -> AbstractContextManager[str]:
     """Serve `api` on a free loopback port in a background thread; yields the base URL."""
-    server = _FakeServer(api, log)
-    return serve_in_thread(server, "fake-twilio", before_shutdown=server.stopping.set)
+    return _FakeServer(api, log).serve("fake-twilio")

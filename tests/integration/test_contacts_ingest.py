@@ -56,7 +56,12 @@ def test_local_formats_are_normalised_and_malformed_numbers_are_rejected_with_th
     samples = " ".join(str(r["sample"]) for r in warehouse.rows("SELECT sample FROM `{{ ops }}.validation_results`"))
     assert "02-123-4567" not in messages + samples
     assert 'sms_consent="maybe" is not Yes or No' in _parse_errors(rejected[2])
-    published = {r["customer_id"]: r["phone_e164"] for r in warehouse.rows("SELECT * FROM `{{ core }}.contacts`")}
+    # core.contacts keeps each number's key; the number itself is in contact.phone_numbers only.
+    core_columns = {f.name for f in warehouse.client.get_table(warehouse.table_id("core", "contacts")).schema}
+    assert "phone_e164" not in core_columns
+    published = {r["customer_id"]: r["phone_e164"] for r in warehouse.rows(
+        "SELECT contacts.customer_id, numbers.phone_e164 FROM `{{ core }}.contacts` AS contacts "
+        "JOIN `{{ contact }}.phone_numbers` AS numbers USING (phone_key)")}
     assert len(published) == 397
     assert published[ids[0]] == "+821000001234" and published[ids[1]] == "+821000005678"
     assert ids[2] not in published and ids[3] not in published

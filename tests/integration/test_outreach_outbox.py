@@ -65,7 +65,9 @@ def send(warehouse, transport, now: dt.datetime, **settings) -> dict:
 
 
 def outbox(warehouse) -> dict[str, dict]:
-    rows = warehouse.rows("SELECT * FROM `{{ outreach }}.messages` ORDER BY customer_id")
+    """The outbox, each row with the number its key names (the outbox holds the key only)."""
+    rows = warehouse.rows("SELECT outbox.*, numbers.phone_e164 FROM `{{ outreach }}.messages` AS outbox "
+                          "LEFT JOIN `{{ contact }}.phone_numbers` AS numbers USING (phone_key) ORDER BY customer_id")
     return {row["customer_id"]: row for row in rows}
 
 

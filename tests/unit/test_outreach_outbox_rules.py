@@ -56,3 +56,25 @@ def test_outbox_settings_are_checked(monkeypatch):
     monkeypatch.setenv("RETENTION_OUTREACH_SEND_BATCH", "0")
     with pytest.raises(ValueError, match="at least 1"):
         OutboxSettings.from_env()
+
+
+@pytest.mark.parametrize(("host", "local_fake", "accepted"), [
+    ("http://127.0.0.1:9", True, True),  # the tests' fake Twilio: it reaches no one
+    ("http://127.0.0.1:9", False, False),  # loopback alone is not enough: a proxy to Twilio may listen there
+    ("https://api.twilio.com", True, False),  # nor is the extra alone
+])
+def test_a_simulated_time_with_twilio_only_for_a_declared_fake_on_loopback(monkeypatch, host, local_fake, accepted):
+    connection = json.loads(TWILIO_CONNECTION)
+    connection["host"] = host
+    if local_fake:
+        connection["extra"]["local_fake"] = True
+    monkeypatch.setenv("AIRFLOW_CONN_TWILIO_DEFAULT", json.dumps(connection))
+    monkeypatch.setenv("RETENTION_SMS_OPT_OUT_NUMBER", "080-123-4567")
+    monkeypatch.setenv("RETENTION_OUTREACH_SIMULATED_NOW", "2026-11-23T22:00:00+09:00")
+    if not accepted:
+        with pytest.raises(ValueError, match="only for the local sink"):
+            transport_and_clock()
+        return
+    transport, clock = transport_and_clock()
+    assert transport.name == "twilio" and transport.local_fake
+    assert clock() == dt.datetime(2026, 11, 23, 13, 0, tzinfo=dt.UTC) == transport._clock()

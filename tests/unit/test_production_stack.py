@@ -220,6 +220,8 @@ def cluster(tmp_path, monkeypatch):
     monkeypatch.setenv("RETENTION_CLUSTER_POSTGRES_PORT", "15432")
     monkeypatch.setenv("RETENTION_CLUSTER_REDIS_PORT", "16379")
     monkeypatch.delenv("RETENTION_SECRETS_DIR", raising=False)
+    for name in ("RETENTION_RETRY_DELAY_SECONDS", "RETENTION_SCORING_SHARD_ROWS", "RETENTION_OUTREACH_SIMULATED_NOW"):
+        monkeypatch.delenv(name, raising=False)  # the tests' own settings: the compose defaults are checked
     made = native.Cluster(tmp_path / "local")
     generate_secrets(made.secrets_dir)
     return made

@@ -108,3 +108,15 @@ def test_every_mart_is_described_and_the_data_dictionary_is_current():
         assert all(len(text) > 5 for text in column_descriptions(name).values()), name
     written = (PROJECT_ROOT / "docs" / "data_dictionary.md").read_text(encoding="utf-8")
     assert written == data_dictionary(), "run: python -m retention.marts dictionary"
+
+
+def test_a_published_week_refreshes_the_mart_weeks_whose_outcome_it_completes():
+    import datetime as dt
+
+    from retention.marts.build import weeks_to_refresh
+
+    scored = [dt.date(2026, 10, 26) + dt.timedelta(weeks=i) for i in range(6)]  # 10-26 .. 11-30
+    assert weeks_to_refresh(scored, ["2026-11-30"]) == [dt.date(2026, 11, 2), dt.date(2026, 11, 23),
+                                                         dt.date(2026, 11, 30)]
+    assert weeks_to_refresh(scored, None) == scored
+    assert weeks_to_refresh(scored, []) == []

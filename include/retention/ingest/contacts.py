@@ -1,5 +1,6 @@
 """Weekly contacts: land the file in `raw.contacts`, validate it with the `contacts` suite,
-publish it to `core.contacts`.
+publish it to `core.contacts`, its phone numbers to `contact.phone_numbers` (core.contacts
+holds their keys only).
 
 `RETENTION_CONTACTS_SOURCE` names a landing folder or `gs://` prefix holding
 `contacts_<YYYY-MM-DD>.csv`, or `synthetic` (the default): contacts generated for the
@@ -21,6 +22,7 @@ CONTACTS = Source(
     typed_view="contacts_typed",
     core_table="contacts",
     publish_sql="core/contacts/publish.sql",
+    prepare_sql=("contact/phone_numbers/add.sql",),
 )
 TABLE_DDL = ("raw/contacts/create.sql", "raw/contacts_typed/create.sql", "core/contacts/create.sql")
 
@@ -61,16 +63,25 @@ def land_contacts(warehouse: Warehouse, snapshot_date: dt.date, source: str | No
 
 def validate_contacts(warehouse: Warehouse, landed: LandedFile, dag_run_id: str | None = None) -> dict:
     snapshot_date = dt.date.fromisoformat(landed.snapshot_date)
-    previous = warehouse.rows(
-        "SELECT COUNT(*) AS n FROM `{{ core }}.contacts` WHERE snapshot_date = "
-        "(SELECT MAX(snapshot_date) FROM `{{ core }}.contacts` WHERE snapshot_date < @snapshot_date)",
-        {"snapshot_date": snapshot_date},
-    )[0]["n"]
+    # The last published week from the partition list: a filter `= (SELECT MAX(...))` is not pruned.
+    contacts = warehouse.table_id("core", "contacts")
+    last_week = warehouse.latest_partition(contacts, before=snapshot_date)
+    previous = 0 if last_week is None else warehouse.count_rows(contacts, "snapshot_date = @w", {"w": last_week})
     return validate_landed(warehouse, CONTACTS, landed, dag_run_id, previous_row_count=int(previous) or None)
 
 
 def publish_contacts(warehouse: Warehouse, snapshot_date: dt.date, load_id: str) -> dict:
+    """Publish the week (its numbers to contact.phone_numbers first). `warehouse` connects as the
+    outreach (`Warehouse.connect(role="outreach")`): only it may read or write phone numbers."""
+    ensure_phone_numbers(warehouse)
     return publish_validated(warehouse, CONTACTS, snapshot_date, load_id)
+
+
+def ensure_phone_numbers(warehouse: Warehouse) -> None:
+    """The contact dataset and its table, created by the outreach's connection, not the
+    pipeline's: whoever creates a dataset owns it (README, "Deployment": the grants by role)."""
+    warehouse.ensure_datasets(["contact"])
+    warehouse.run_file("contact/phone_numbers/create.sql")
 
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from retention.config import BUNDLED_TELCO_SNAPSHOT
+from retention.config import BUNDLED_TELCO_SNAPSHOT, LAYERS
 from retention.ingest.landing import LandedFile, Source, land_csv, land_file, publish_validated, validate_landed
 from retention.quality import records
 from retention.sources.csv_files import read_csv_text, weekly_file
@@ -30,11 +30,18 @@ def ensure_tables(warehouse: Warehouse) -> None:
     """Create the datasets and every table and view the weekly ingest writes or reads."""
     from retention.ingest.contacts import TABLE_DDL as CONTACTS_DDL
 
-    warehouse.ensure_datasets()
+    # Not contact: the outreach's connection creates it, and only it may read it (retention.access).
+    warehouse.ensure_datasets([layer for layer in LAYERS if layer != "contact"])
     from retention.operations import OPS_DDL
 
     for ddl in (*TABLE_DDL, *CONTACTS_DDL, *records.TABLE_DDL, *OPS_DDL):
         warehouse.run_file(ddl, identifiers={"core_table": CUSTOMERS.core_table})
+    from retention.migrations import migrate
+
+    migrate(warehouse, applied_by="telco_ingest")  # older tables brought up to this release
+    from retention import table_options
+
+    table_options.apply_all(warehouse, ("raw", "core"))
 
 
 def snapshot_uri(location: str, snapshot_date: dt.date) -> str:
@@ -62,16 +69,18 @@ def validate_snapshot(warehouse: Warehouse, landed: LandedFile, dag_run_id: str 
     """The suite compares the file with the last published week: its size, and the share of
     last week's customers it no longer has (those who left)."""
     snapshot_date = dt.date.fromisoformat(landed.snapshot_date)
-    previous = warehouse.rows(
+    # The last published week from the partition list: a filter `= (SELECT MAX(...))` is not pruned.
+    last_week = warehouse.latest_partition(warehouse.table_id("core", "customers"),
+                                           before=snapshot_date)
+    previous = {"customers": 0, "gone": 0} if last_week is None else warehouse.rows(
         "WITH last_week AS ("
-        "  SELECT customer_id FROM `{{ core }}.customers` WHERE snapshot_date ="
-        "  (SELECT MAX(snapshot_date) FROM `{{ core }}.customers` WHERE snapshot_date < @snapshot_date)"
+        "  SELECT customer_id FROM `{{ core }}.customers` WHERE snapshot_date = @last_week"
         ") "
         "SELECT COUNT(*) AS customers, "
         "  COUNTIF(customer_id NOT IN (SELECT customer_id FROM `{{ raw }}.telco_customers_typed` "
         "    WHERE snapshot_date = @snapshot_date AND load_id = @load_id AND customer_id IS NOT NULL)) AS gone "
         "FROM last_week",
-        {"snapshot_date": snapshot_date, "load_id": landed.load_id},
+        {"snapshot_date": snapshot_date, "load_id": landed.load_id, "last_week": last_week},
         source="previous week of core.customers",
     )[0]
     customers = int(previous["customers"])

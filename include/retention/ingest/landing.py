@@ -37,6 +37,9 @@ class Source:
     typed_view: str
     core_table: str
     publish_sql: str
+    prepare_sql: tuple[str, ...] = ()
+    """Run before `publish_sql`, once the file is cleared, with the same parameters (contacts:
+    give each phone number its key in contact.phone_numbers)."""
 
 
 @dataclass(frozen=True)
@@ -199,10 +202,12 @@ def publish_validated(warehouse: Warehouse, source: Source, snapshot_date: dt.da
             f"load {load_id} for {snapshot_date} is not cleared for publishing (validation: {decision or 'never ran'}); "
             "run the validation first, and fix the file if it blocked"
         )
-    warehouse.run_file(
-        source.publish_sql,
-        {"snapshot_date": snapshot_date, "load_id": load_id, "published_at": dt.datetime.now(dt.UTC)},
-        identifiers={"core_table": source.core_table},
+    parameters = {"snapshot_date": snapshot_date, "load_id": load_id, "published_at": dt.datetime.now(dt.UTC)}
+    for sql in source.prepare_sql:
+        warehouse.run_file(sql, parameters)
+    warehouse.publish_partition_file(
+        source.publish_sql, warehouse.table_id("core", source.core_table), "snapshot_date", snapshot_date,
+        parameters, identifiers={"core_table": source.core_table},
     )
     published = warehouse.count_rows(
         warehouse.table_id("core", source.core_table), "snapshot_date = @d", {"d": snapshot_date}

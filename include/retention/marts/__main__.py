@@ -3,6 +3,7 @@
     python -m retention.marts looker-url [--template-report-id ID] [--billing-project P]
     python -m retention.marts report [--out PATH]      (needs a warehouse: emulator or real)
     python -m retention.marts dictionary [--out docs/data_dictionary.md]
+    python -m retention.marts refresh [--week YYYY-MM-DD ...]   (every scored week without --week)
 
 `looker-url` reads the project and dataset prefix from RETENTION_BQ_PROJECT and
 RETENTION_DATASET_PREFIX, as the DAGs do, and prints the URL; it contacts nothing.
@@ -28,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--out", type=Path, default=PROJECT_ROOT / ".local" / "report" / "churn_report.html")
     dictionary = commands.add_parser("dictionary", help="write the data dictionary of the marts")
     dictionary.add_argument("--out", type=Path, default=PROJECT_ROOT / "docs" / "data_dictionary.md")
+    refresh = commands.add_parser("refresh", help="refresh the mart tables (a rebuild of every scored week by default)")
+    refresh.add_argument("--week", action="append", type=str, help="a published week (repeatable)")
     args = parser.parse_args(argv)
 
     if args.command == "looker-url":
@@ -44,8 +47,14 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(data_dictionary(), encoding="utf-8")
         print(f"written to {args.out}")
         return 0
-    from retention.marts.report import write_report
     from retention.warehouse import Warehouse
+
+    if args.command == "refresh":
+        from retention.marts.build import refresh_marts
+
+        print(refresh_marts(Warehouse.connect(), args.week))
+        return 0
+    from retention.marts.report import write_report
 
     print(f"written to {write_report(Warehouse.connect(), args.out)}")
     return 0

@@ -17,7 +17,7 @@ CREATE = "https://lookerstudio.google.com/reporting/create"
 ALIASES = {
     "ds0": "customer_risk", "ds1": "risk_by_segment_week", "ds2": "revenue_at_risk_by_segment",
     "ds3": "model_performance", "ds4": "senior_watch_list", "ds5": "customer_risk_by_week",
-    "ds6": "campaign_results",
+    "ds6": "campaign_results", "ds7": "consent_notices",
 }
 """Alias of each data source in the template report -> the mart it reads."""
 

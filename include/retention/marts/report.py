@@ -4,7 +4,7 @@
 
 One self-contained file: the charts are PNG images inlined as data URIs and the page has no
 script, font or style sheet from anywhere else, so it opens with no network. Everything in it
-is read from the `marts` views (and the week's scores for the histogram), the same tables a
+is read from the `marts` tables (and the week's scores for the histogram), the same tables a
 Looker Studio report reads.
 """
 
@@ -217,7 +217,7 @@ td, th {{ border-bottom: 1px solid #eee; padding: .25rem .5rem; text-align: left
 section {{ overflow-x: auto; }}
 </style></head><body>
 <h1>Churn and retention report, week of {html.escape(str(week))}</h1>
-<p>Read from the <code>marts</code> views of the warehouse ({html.escape(warehouse.settings.project)}), the same
+<p>Read from the <code>marts</code> tables of the warehouse ({html.escape(warehouse.settings.project)}), the same
 tables the Looker Studio report reads. Synthetic data when run by <code>make demo</code>.</p>
 {body}
 </body></html>

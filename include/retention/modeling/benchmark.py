@@ -1,6 +1,7 @@
 """Churn model benchmark: the candidate grid, the ensemble and IBM's own score, compared honestly.
 
     python -m retention.modeling.benchmark [--grid full|quick] [--repeats 2] [--out docs/churn_model_benchmark.md]
+    python -m retention.modeling.benchmark --sample ...   (retention.modeling.sample_benchmark)
 
 Starts an in-memory local BigQuery, ingests the bundled IBM snapshot through the same code
 as `telco_ingest`, builds `ml.churn_features` with the same SQL, and evaluates every
@@ -269,6 +270,12 @@ def report(result, grid_name: str, seconds_total: float, cltv: dict | None = Non
 def main(argv: list[str] | None = None) -> int:
     from retention.modeling.candidates import full_grid, quick_grid
     from retention.modeling.train import train
+
+    argv = sys.argv[1:] if argv is None else argv
+    if "--sample" in argv:  # the bounded training sample against every row (its own options)
+        from retention.modeling.sample_benchmark import main as sample_main
+
+        return sample_main([a for a in argv if a != "--sample"])
 
     parser = argparse.ArgumentParser(prog="python -m retention.modeling.benchmark")
     parser.add_argument("--grid", choices=("full", "quick"), default="full")

@@ -12,7 +12,6 @@ corrected (a nested cross-validation would remove them at five times the cost).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,20 +23,28 @@ from retention.modeling.candidates import Candidate, build_pipeline
 METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "top_decile_recall", "top_decile_precision", "lift_at_10")
 
 
-def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+def metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> dict[str, float]:
+    """`w`: how many customers each row stands for (a training sample's weights); every metric
+    is then the population's, not the sample's. None: each row is one customer."""
     from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
     y = np.asarray(y).astype(int)
     p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
-    top = np.argsort(-p, kind="stable")[: max(1, math.ceil(len(p) * 0.1))]
-    base = y.mean() if len(y) else float("nan")
-    precision = y[top].mean()
+    w = np.ones(len(y)) if w is None else np.asarray(w, dtype=float)
+    order = np.argsort(-p, kind="stable")
+    # The top decile of the population: rows in score order until their weights reach 10%.
+    # (With one customer a row, the first ceil(10% of rows).)
+    cumulative = np.cumsum(w[order])
+    top = order[: max(1, int(np.searchsorted(cumulative, 0.1 * cumulative[-1] * (1 - 1e-12))) + 1)] if len(w) else order
+    positives, total = float(w @ y), float(w.sum())
+    base = positives / total if total else float("nan")
+    precision = float(w[top] @ y[top] / w[top].sum())
     return {
-        "roc_auc": roc_auc_score(y, p) if 0 < y.sum() < len(y) else float("nan"),
-        "pr_auc": average_precision_score(y, p) if y.sum() else float("nan"),
-        "brier": brier_score_loss(y, p),
-        "log_loss": log_loss(y, p, labels=[0, 1]),
-        "top_decile_recall": y[top].sum() / y.sum() if y.sum() else float("nan"),
+        "roc_auc": roc_auc_score(y, p, sample_weight=w) if 0 < y.sum() < len(y) else float("nan"),
+        "pr_auc": average_precision_score(y, p, sample_weight=w) if y.sum() else float("nan"),
+        "brier": brier_score_loss(y, p, sample_weight=w),
+        "log_loss": log_loss(y, p, labels=[0, 1], sample_weight=w),
+        "top_decile_recall": float(w[top] @ y[top]) / positives if positives else float("nan"),
         "top_decile_precision": precision,
         "lift_at_10": precision / base if base else float("nan"),
     }
@@ -54,9 +61,13 @@ class Folds:
 
     splits: list[tuple[int, int, np.ndarray, np.ndarray]]
     n_rows: int
+    weights: np.ndarray | None = None
+    """Customers each row stands for (a training sample's weights), or None: one each."""
 
     @classmethod
-    def make(cls, label: np.ndarray, groups: np.ndarray, n_splits: int, seeds: list[int]) -> Folds:
+    def make(
+        cls, label: np.ndarray, groups: np.ndarray, n_splits: int, seeds: list[int], weights: np.ndarray | None = None
+    ) -> Folds:
         from sklearn.model_selection import StratifiedGroupKFold
 
         splits = []
@@ -64,7 +75,10 @@ class Folds:
             kfold = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
             for fold, (train, test) in enumerate(kfold.split(np.zeros(len(label)), label, groups)):
                 splits.append((repeat, fold, train, test))
-        return cls(splits, len(label))
+        return cls(splits, len(label), weights)
+
+    def w(self, rows: np.ndarray) -> np.ndarray | None:
+        return None if self.weights is None else self.weights[rows]
 
     @property
     def repeats(self) -> int:
@@ -86,10 +100,10 @@ class Evaluation:
 
 def _score_folds(evaluation: Evaluation, folds: Folds, y: np.ndarray, seniors: np.ndarray) -> Evaluation:
     for repeat, _, _, test in folds.splits:
-        p = evaluation.oof[repeat, test]
-        evaluation.per_fold.append(metrics(y[test], p))
+        p, w = evaluation.oof[repeat, test], folds.w(test)
+        evaluation.per_fold.append(metrics(y[test], p, w))
         mask = seniors[test]
-        evaluation.per_fold_seniors.append(metrics(y[test][mask], p[mask]))
+        evaluation.per_fold_seniors.append(metrics(y[test][mask], p[mask], None if w is None else w[mask]))
     return evaluation
 
 
@@ -120,18 +134,20 @@ def reference_line(name: str, score: np.ndarray, y: np.ndarray, seniors: np.ndar
     return _score_folds(Evaluation(name, oof), folds, y, seniors)
 
 
-def fit_weights(predictions: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Non-negative weights summing to 1 that minimise the log loss of the weighted average."""
+def fit_weights(predictions: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+    """Non-negative weights summing to 1 that minimise the log loss of the weighted average
+    (over the population when `w` gives each row's sampling weight)."""
     from scipy.optimize import minimize
 
     members = predictions.shape[0]
     clipped = np.clip(predictions, 1e-6, 1 - 1e-6)
+    rows = np.ones(len(y)) if w is None else np.asarray(w, dtype=float)
 
     def loss(raw: np.ndarray) -> float:
         weights = np.exp(raw - raw.max())
         weights /= weights.sum()
         p = np.clip(weights @ clipped, 1e-6, 1 - 1e-6)
-        return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+        return float(-np.average(y * np.log(p) + (1 - y) * np.log(1 - p), weights=rows))
 
     result = minimize(loss, np.zeros(members), method="L-BFGS-B")
     weights = np.exp(result.x - result.x.max())
@@ -145,10 +161,12 @@ class PlattCalibrator:
     (0.3 is about 30% leaving) without changing any ranking (ROC and PR AUC stay as they are).
     Isotonic regression calibrated as well here but its steps tie scores and cost PR AUC."""
 
-    def fit(self, p: np.ndarray, y: np.ndarray) -> PlattCalibrator:
+    def fit(self, p: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> PlattCalibrator:
         from sklearn.linear_model import LogisticRegression
 
-        self.model = LogisticRegression(C=1e6, max_iter=1000).fit(_logit(p).reshape(-1, 1), y)
+        # Weighted by the sample's weights, the calibration is the population's: a training
+        # sample that over-represents leavers does not inflate the probabilities.
+        self.model = LogisticRegression(C=1e6, max_iter=1000).fit(_logit(p).reshape(-1, 1), y, sample_weight=w)
         return self
 
     def predict(self, p: np.ndarray) -> np.ndarray:
@@ -160,8 +178,8 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def fit_calibrator(p: np.ndarray, y: np.ndarray) -> PlattCalibrator:
-    return PlattCalibrator().fit(p, y)
+def fit_calibrator(p: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> PlattCalibrator:
+    return PlattCalibrator().fit(p, y, w)
 
 
 def evaluate_ensemble(
@@ -174,17 +192,19 @@ def evaluate_ensemble(
     stacked = np.stack([m.oof for m in members])  # (members, repeats, rows)
     fold_weights = []
     for repeat, _, train, test in folds.splits:
-        weights = fit_weights(stacked[:, repeat, train], y[train])
+        weights = fit_weights(stacked[:, repeat, train], y[train], folds.w(train))
         fold_weights.append(weights)
         blended_train = weights @ stacked[:, repeat, train]
         blended_test = weights @ stacked[:, repeat, test]
         raw.oof[repeat, test] = blended_test
-        calibrated.oof[repeat, test] = fit_calibrator(blended_train, y[train]).predict(blended_test)
+        calibrated.oof[repeat, test] = fit_calibrator(blended_train, y[train], folds.w(train)).predict(blended_test)
     return _score_folds(raw, folds, y, seniors), _score_folds(calibrated, folds, y, seniors), fold_weights
 
 
-def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> tuple[list[dict], float]:
-    """Reliability table (equal-width bins) and expected calibration error."""
+def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10, w: np.ndarray | None = None) -> tuple[list[dict], float]:
+    """Reliability table (equal-width bins) and expected calibration error (of the population
+    when `w` gives each row's sampling weight)."""
+    w = np.ones(len(p)) if w is None else np.asarray(w, dtype=float)
     edges = np.linspace(0, 1, bins + 1)
     which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
     table, ece = [], 0.0
@@ -192,10 +212,10 @@ def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> tuple[list[dict
         mask = which == b
         if not mask.any():
             continue
-        predicted, observed = float(p[mask].mean()), float(y[mask].mean())
+        predicted, observed = float(np.average(p[mask], weights=w[mask])), float(np.average(y[mask], weights=w[mask]))
         table.append({"bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}", "rows": int(mask.sum()),
                       "mean_predicted": predicted, "observed_rate": observed})
-        ece += mask.mean() * abs(predicted - observed)
+        ece += w[mask].sum() / w.sum() * abs(predicted - observed)
     return table, float(ece)
 
 

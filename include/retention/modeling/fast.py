@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 class Preparation:
@@ -25,6 +27,7 @@ class Preparation:
         self.fill, self.shift, self.scale = _numeric_steps(numeric, len(self.numeric_columns))
         encoder, self.categorical_columns = blocks["categorical"]
         self.categories = [pd.Index(c) for c in encoder.categories_]
+        self._arrow_categories = [pa.array([str(v) for v in c], type=pa.string()) for c in encoder.categories_]
         self.width = len(prepare.get_feature_names_out())
 
     def transform(self, inputs: pd.DataFrame) -> np.ndarray:
@@ -36,12 +39,25 @@ class Preparation:
         out[:, : numeric.shape[1]] = numeric
         offset = numeric.shape[1]
         everywhere = np.arange(rows)
-        for column, categories in zip(self.categorical_columns, self.categories, strict=True):
-            codes = pd.Categorical(inputs[column].to_numpy(), categories=categories).codes
+        for column, categories, arrow_categories in zip(
+            self.categorical_columns, self.categories, self._arrow_categories, strict=True
+        ):
+            codes = _codes(inputs[column], categories, arrow_categories)
             known = codes >= 0  # an unknown category is all zeros, as handle_unknown="ignore" does
             out[everywhere[known], offset + codes[known]] = 1.0
             offset += len(categories)
         return out
+
+
+def _codes(values: pd.Series, categories: pd.Index, arrow_categories: pa.Array) -> np.ndarray:
+    """Position of each value among the fitted categories, -1 if unknown. Arrow-backed text is
+    looked up by Arrow itself (no Python string objects); anything else through pandas."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow" and all(
+        isinstance(v, str) for v in categories
+    ):
+        found = pc.index_in(pa.array(values), value_set=arrow_categories)
+        return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.asarray(pd.Categorical(values.to_numpy(), categories=categories).codes, dtype=np.int64)
 
 
 def probability(model, matrix: np.ndarray) -> np.ndarray:

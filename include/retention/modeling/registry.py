@@ -4,12 +4,13 @@ Artifacts go to `RETENTION_ARTIFACT_STORE`: a local folder (default `.local/arti
 `gs://bucket/prefix` (through Airflow's object storage and the Google connection), named by
 their SHA-256. Each training run writes one row to `ml.model_registry`; the version is the
 data week plus the artifact hash, so a retried run that trains the same model replaces its
-own row. Champion and challenger are compared on rows neither was trained on (see
+own row. Every artifact is signed and read only from inside the store (`artifact_trust.py`).
+Champion and challenger are compared on rows neither was trained on (see
 `compare_on_same_rows`). The challenger is promoted only if its PR AUC and ROC AUC are not
 worse by more than `RETENTION_PROMOTION_MARGIN` (default 0.005); otherwise it is recorded as
 rejected, with the reason. One statement retires every other champion. Loading checks the
-artifact's location, SHA-256 and library versions: anything off raises, and scoring never
-falls back to anything else.
+artifact's location (resolved: no `..`, no links), SHA-256, signature (before unpickling) and
+library versions: anything off raises, and scoring never falls back to anything else.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from retention.config import PROJECT_ROOT
+from retention.modeling.artifact_trust import ArtifactError, artifact_store, checked_location, sign, verified_payload
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,12 +32,7 @@ if TYPE_CHECKING:
     from retention.warehouse import Warehouse
 
 
-class ArtifactError(RuntimeError):
-    """A model artifact is missing or is not the one the registry recorded. Scoring stops."""
-
-
-def artifact_store() -> str:
-    return os.environ.get("RETENTION_ARTIFACT_STORE", str(PROJECT_ROOT / ".local" / "artifacts"))
+__all__ = ["ArtifactError", "artifact_store"]  # re-exported: callers import them from here
 
 
 def _path(uri: str):
@@ -59,8 +55,9 @@ def library_versions() -> dict[str, str]:
 
 
 def save_artifact(model: ChurnModel, data_snapshot: dt.date) -> tuple[str, str, str]:
-    """(version, uri, sha256). The artifact is pickled with the library versions it needs."""
-    data = pickle.dumps({"libraries": library_versions(), "model": model}, protocol=pickle.HIGHEST_PROTOCOL)
+    """(version, uri, sha256). The artifact is pickled with the library versions it needs, and
+    signed; the SHA-256 is of the signed file."""
+    data = sign(pickle.dumps({"libraries": library_versions(), "model": model}, protocol=pickle.HIGHEST_PROTOCOL))
     sha256 = hashlib.sha256(data).hexdigest()
     version = f"churn-{data_snapshot:%Y%m%d}-{sha256[:12]}"
     uri = f"{artifact_store().rstrip('/')}/churn/{version}.pkl"
@@ -69,18 +66,16 @@ def save_artifact(model: ChurnModel, data_snapshot: dt.date) -> tuple[str, str, 
 
 
 def write_bytes(uri: str, data: bytes) -> None:
-    path = _path(uri)
+    path = _path(checked_location(uri))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
 
 
 def read_verified(uri: str, sha256: str) -> bytes:
-    """The bytes at `uri`, inside the artifact store, with the SHA-256 that was recorded."""
-    store = artifact_store().rstrip("/") + "/"
-    if not uri.startswith(store):
-        raise ArtifactError(f"model artifact {uri} is outside the artifact store {store}: refusing to load it")
+    """The payload of the signed file at `uri`, inside the artifact store, with the SHA-256 that
+    was recorded and this platform's signature: only then may it be unpickled."""
     try:
-        data = _path(uri).read_bytes()
+        data = _path(checked_location(uri)).read_bytes()
     except FileNotFoundError:
         raise ArtifactError(f"model artifact {uri} is missing: restore it or retrain; scoring will not guess") from None
     actual = hashlib.sha256(data).hexdigest()
@@ -89,11 +84,11 @@ def read_verified(uri: str, sha256: str) -> bytes:
             f"model artifact {uri} has SHA-256 {actual[:12]}… but the registry recorded {sha256[:12]}…: "
             "it was altered or truncated; restore it or retrain"
         )
-    return data
+    return verified_payload(uri, data)
 
 
 def load_artifact(uri: str, sha256: str) -> ChurnModel:
-    saved = pickle.loads(read_verified(uri, sha256))  # noqa: S301 - from the store, with the hash the registry vouches for
+    saved = pickle.loads(read_verified(uri, sha256))  # noqa: S301 - inside the store, hash and signature checked
     if saved["libraries"] != library_versions():
         raise ArtifactError(
             f"model artifact {uri} was saved with {saved['libraries']} but this worker has {library_versions()}: "
@@ -154,8 +149,9 @@ def compare_on_same_rows(
         except ArtifactError as error:
             return challenger, None, f"champion {champion['model_version']} cannot be evaluated ({error}); "
         y = labelled.loc[newer, LABEL].astype(int).to_numpy()
-        theirs = metrics(y, model.predict_proba(labelled.loc[newer]))
-        ours = metrics(y, result.calibrated.oof[0][newer])
+        w = labelled.loc[newer, "sample_weight"].astype(float).to_numpy() if "sample_weight" in labelled else None
+        theirs = metrics(y, model.predict_proba(labelled.loc[newer]), w)
+        ours = metrics(y, result.calibrated.oof[0][newer], w)
         note = f"compared on {int(newer.sum())} rows newer than the champion's data; "
         return ours, {"model_version": champion["model_version"], **theirs}, note
     if champion["data_snapshot"] == data_snapshot:

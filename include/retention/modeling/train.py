@@ -111,7 +111,9 @@ def train(
     seeds: tuple[int, ...] = (0, 1),
     features: list[str] = FEATURES,
 ) -> TrainingResult:
-    """`frame`: rows of ml.churn_features with a known `churn_label`."""
+    """`frame`: rows of ml.churn_features with a known `churn_label`; with a `sample_weight`
+    column (a training sample, retention.modeling.training_sample) the ensemble weights, the
+    calibration and every metric are weighted to speak for the population."""
     started = time.perf_counter()
     candidates = candidates or quick_grid()
     labelled = frame[frame[LABEL].notna()].reset_index(drop=True)
@@ -119,7 +121,8 @@ def train(
     y = labelled[LABEL].astype(bool).to_numpy().astype(int)
     seniors = labelled["senior_citizen"].fillna(False).astype(bool).to_numpy()
     aucs = guard_behaviour(X, pd.Series(y))
-    folds = Folds.make(y, labelled["customer_id"].to_numpy(), n_splits, list(seeds))
+    w = labelled["sample_weight"].astype(float).to_numpy() if "sample_weight" in labelled else None
+    folds = Folds.make(y, labelled["customer_id"].to_numpy(), n_splits, list(seeds), w)
 
     evaluations = []
     for candidate in candidates:
@@ -139,17 +142,17 @@ def train(
     # The production model: members refitted on every row, weights and calibrator fitted on
     # the first repeat's out-of-fold predictions (never on predictions of a row's own model).
     stacked = np.stack([m.oof[0] for m in members])
-    weights = fit_weights(stacked, y)
+    weights = fit_weights(stacked, y, w)
     blended_oof = weights @ stacked
-    calibrator = fit_calibrator(blended_oof, y)
+    calibrator = fit_calibrator(blended_oof, y, w)
     by_name = {c.name: c for c in candidates}
     fitted = []
     for member, weight in zip(members, weights, strict=True):
         if weight > 0:
             pipeline = build_pipeline(by_name[member.name], seeds[0], float(y.mean()))
             fitted.append((member.name, pipeline.fit(X, y), float(weight)))
-    before, ece_before = reliability(ensemble.oof[0], y)
-    after, ece_after = reliability(calibrated.oof[0], y)
+    before, ece_before = reliability(ensemble.oof[0], y, w=w)
+    after, ece_after = reliability(calibrated.oof[0], y, w=w)
     weight_map = {m.name: float(w) for m, w in zip(members, weights, strict=True)}
     explainer = _explainer(fitted, candidates, X, y, seeds[0])
     from retention.modeling.cltv import fit_cltv

@@ -5,7 +5,9 @@ What the model learns from:
   (default 4) weeks whose outcome is known, labelled "left within
   `RETENTION_LABEL_HORIZON_WEEKS` (default 4) weeks" from the snapshot that many weeks later
   (`ml.churn_labels`). Used once they hold at least `RETENTION_MIN_TRAINING_LEAVERS` (default
-  200) customers who left.
+  200) customers who left. At most `RETENTION_TRAINING_SAMPLE_ROWS` (default 200,000) of
+  those rows are read: a stratified, seeded sample drawn in the warehouse, whatever N is
+  (retention.modeling.training_sample; the registry records it in `parameters.training.sample`).
 - **The labelled IBM export** until then (cold start): the bundled file, landed and validated
   like any snapshot, published to `core.reference_customers` and its features to
   `ml.churn_features` under `REFERENCE_DATE`. Its label is IBM's "left in the quarter".
@@ -31,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from retention.config import BUNDLED_TELCO_SNAPSHOT
 from retention.ingest.customers import CUSTOMERS
-from retention.modeling.features import FEATURES, LABEL, build_features, build_labels, load_labelled_history
+from retention.modeling.features import FEATURES, LABEL, build_features, build_labels
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,12 +59,15 @@ class TrainingSet:
     label: str
     weeks: list[dt.date]
     data_snapshot: dt.date
+    sample: dict | None = None
+    """The sample's cap, seed and rows per stratum (training_sample.Sample.describe), if sampled."""
 
     def describe(self) -> dict:
-        return {
+        described = {
             "source": self.source, "label": self.label, "weeks": [str(w) for w in self.weeks],
             "rows": len(self.frame), "leavers": int(self.frame[LABEL].sum()),
         }
+        return {**described, "sample": self.sample} if self.sample is not None else described
 
 
 def prepare_reference(warehouse: Warehouse) -> dict:
@@ -100,10 +105,13 @@ def training_set(warehouse: Warehouse, week: dt.date) -> TrainingSet:
         if build_labels(warehouse, candidate, horizon):
             labelled.append(candidate)
     if labelled:
-        frame = load_labelled_history(warehouse, sorted(labelled), horizon)
-        leavers = int(frame[LABEL].sum())
+        from retention.modeling.training_sample import draw
+
+        sample = draw(warehouse, sorted(labelled), horizon)
+        leavers = sample.population[True, False] + sample.population[True, True]
         if leavers >= _setting("RETENTION_MIN_TRAINING_LEAVERS", 200):
-            return TrainingSet(frame, "weekly", f"left within {horizon} weeks", sorted(labelled), max(labelled))
+            return TrainingSet(sample.frame, "weekly", f"left within {horizon} weeks", sorted(labelled),
+                               max(labelled), sample.describe())
         log.info("%s leavers in weeks %s: too few, training on the IBM export", leavers, labelled)
     prepare_reference(warehouse)
     frame = warehouse.dataframe(
@@ -133,6 +141,7 @@ def fingerprint(training: TrainingSet, grid, folds: int, seeds: tuple[int, ...])
     from retention.modeling.registry import library_versions
 
     columns = ["snapshot_date", "customer_id", *FEATURES, LABEL]
+    columns += ["sample_weight"] if "sample_weight" in training.frame else []
     digest = hashlib.sha256()
     digest.update(pd.util.hash_pandas_object(training.frame[columns], index=False).to_numpy().tobytes())
     digest.update(json.dumps({
@@ -156,13 +165,14 @@ def _registered_with(warehouse: Warehouse, fingerprint_: str) -> dict | None:
 
 def train_challenger(warehouse: Warehouse, week: dt.date) -> dict:
     """Train and evaluate on the training set; save the result for promote_or_keep."""
+    from retention.modeling.artifact_trust import sign
     from retention.modeling.registry import artifact_store, write_bytes
     from retention.modeling.train import train
 
     from retention.modeling.registry import current_champion, ensure_registry
 
     ensure_registry(warehouse)
-    latest = warehouse.rows("SELECT MAX(snapshot_date) AS week FROM `{{ core }}.customers`")[0]["week"]
+    latest = warehouse.latest_partition(warehouse.table_id("core", "customers"))  # metadata, not a scan
     if latest is not None and week < latest and current_champion(warehouse) is not None:
         # A backfill: a model trained on older data must not replace one trained on newer data.
         return {"skipped": f"{week} is older than the latest published week {latest} (a backfill): "
@@ -177,8 +187,8 @@ def train_challenger(warehouse: Warehouse, week: dt.date) -> dict:
             "training": training.describe(),
         }
     result = train(training.frame, grid, n_splits=folds, seeds=seeds)
-    data = pickle.dumps({"result": result, "frame": training.frame, "training": training.describe(),
-                         "data_snapshot": training.data_snapshot, "fingerprint": key})
+    data = sign(pickle.dumps({"result": result, "frame": training.frame, "training": training.describe(),
+                              "data_snapshot": training.data_snapshot, "fingerprint": key}))
     uri = f"{artifact_store().rstrip('/')}/churn/runs/{week:%Y%m%d}-{key[:16]}.pkl"
     write_bytes(uri, data)
     log.info("trained on %s: ROC AUC %.4f, PR AUC %.4f", training.describe(), *result.headline.values())
@@ -197,7 +207,7 @@ def promote_or_keep(warehouse: Warehouse, trained: dict) -> dict:
         if champion is None:
             raise RuntimeError("no champion in ml.model_registry and training was skipped: clear train_challenger")
         return {"status": "kept", "model_version": champion["model_version"], "decision": trained["skipped"]}
-    saved = pickle.loads(read_verified(trained["run_uri"], trained["sha256"]))  # noqa: S301 - hash checked
+    saved = pickle.loads(read_verified(trained["run_uri"], trained["sha256"]))  # noqa: S301 - hash, signature checked
     row = register(
         warehouse, saved["result"], saved["data_snapshot"], saved["frame"],
         extra_parameters={"training": saved["training"], "training_fingerprint": saved["fingerprint"]},

@@ -39,6 +39,7 @@ _off_announced = False
 
 WARNINGS = {
     "sending_unconfirmed": "left SMS in sending, waiting for their lease",
+    "consent_notice_overdue": "consent notices unanswered at their alert day (Network Act art. 50)",
 }
 """Alert kinds that are warnings (the task succeeded), and what each says in the subject."""
 

@@ -53,6 +53,9 @@ ROW_COUNTS: dict[str, Callable[[Any], tuple[int | None, int | None]]] = {
     "senior_outreach.queue_messages": _read_written(None, "inserted"),
     "senior_outreach.send_messages": _read_written(None, "sent"),
     "senior_outreach.check_delivery": _read_written("checked", None),
+    # consent_notices: notices queued (found owed), then sent.
+    "consent_notices.queue_notices": _read_written(None, "queued"),
+    "consent_notices.send_notices": _read_written(None, "sent"),
 }
 
 

@@ -21,6 +21,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from retention.outreach.consent_standing import consent_stands
+
 KOREAN_MOBILE = re.compile(r"^\+8210\d{8}$")
 MESSAGE, HOLDOUT = "message", "holdout"
 
@@ -59,13 +61,17 @@ class Candidate:
     """Already has a row in this campaign's outbox (any state)."""
     last_messaged_at: dt.datetime | None
     """Last message actually sent to them by any campaign."""
+    reconfirmed_anniversary: dt.date | None = None
+    """The latest anniversary of this consent whose re-confirmation notice was sent
+    (`consent_standing`: the consent stands past two years only with it)."""
 
 
 def exclusion_reason(candidate: Candidate, week: dt.date, settings: AudienceSettings) -> str | None:
     """Why `candidate` may not be messaged for `week`, or None when they may."""
     if not candidate.sms_consent:
         return "no_sms_consent"
-    if candidate.sms_consent_date is None or (week - candidate.sms_consent_date).days > settings.consent_valid_days:
+    if not consent_stands(candidate.sms_consent_date, week, reconfirmed_anniversary=candidate.reconfirmed_anniversary,
+                          period_days=settings.consent_valid_days):
         return "consent_not_reconfirmed"
     if candidate.opted_out or candidate.opted_out is None:
         return "opted_out"

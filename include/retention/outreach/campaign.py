@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TABLES = ("campaign_audience", "messages", "opt_outs")
+TABLES = ("campaign_audience", "messages", "opt_outs", "consent_notices")
 MESSAGE_KEY = ("campaign_id", "customer_id")
 
 
@@ -48,10 +48,27 @@ class QueueSettings:
         return cls(max_week_age_days=int(os.environ.get("RETENTION_OUTREACH_MAX_WEEK_AGE_DAYS", "7")))
 
 
-def ensure_tables(warehouse: Warehouse) -> None:
+def ensure_tables(warehouse: Warehouse, *, phone_numbers: bool = True) -> None:
+    """The outreach tables, and contact.phone_numbers that the outreach reads (not when the
+    pipeline's connection asks, refresh_marts: it may not touch contact); then bring older
+    tables up to this release (the migrations)."""
+    from retention.ingest.contacts import ensure_phone_numbers
+    from retention.migrations import migrate
+
     warehouse.ensure_datasets(["outreach"])
+    if phone_numbers:
+        ensure_phone_numbers(warehouse)  # read for the numbers: the outbox keeps their keys
     for table in TABLES:
         warehouse.run_file(f"outreach/{table}/create.sql")
+    migrate(warehouse, applied_by="senior_outreach")
+
+
+def contacts_week(warehouse: Warehouse, on_or_before: dt.date | None = None) -> dt.date:
+    """The contacts as published for a week: the latest core.contacts partition on or before it
+    (a date no partition has, when none is, so that no contact matches)."""
+    week = warehouse.latest_partition(warehouse.table_id("core", "contacts"),
+                                      on_or_before=on_or_before)
+    return week or dt.date(1, 1, 1)
 
 
 def decide_audience(warehouse: Warehouse, week: dt.date, settings: AudienceSettings, *,
@@ -63,7 +80,8 @@ def decide_audience(warehouse: Warehouse, week: dt.date, settings: AudienceSetti
     table = warehouse.table_id("outreach", "campaign_audience")
     match = {"campaign_id": settings.campaign_id, "snapshot_date": week}
     rows = warehouse.rows(warehouse.sql_file("outreach/campaign_audience/candidates.sql"),
-                          {"snapshot_date": week, "campaign_id": settings.campaign_id},
+                          {"snapshot_date": week, "campaign_id": settings.campaign_id,
+                           "contacts_week": contacts_week(warehouse, week)},
                           source="sql/outreach/campaign_audience/candidates.sql")
     too_old = week_too_old(week, now, queue_settings)
     decisions = []
@@ -72,7 +90,7 @@ def decide_audience(warehouse: Warehouse, week: dt.date, settings: AudienceSetti
             customer_id=row["customer_id"], phone_e164=row["phone_e164"], sms_consent=row["sms_consent"],
             sms_consent_date=row["sms_consent_date"], opted_out=row["opted_out"],
             home_dong_code=row["home_dong_code"], in_campaign=row["in_campaign"],
-            last_messaged_at=row["last_sent_at"],
+            last_messaged_at=row["last_sent_at"], reconfirmed_anniversary=row["reconfirmed_anniversary"],
         )
         reason = "week_too_old" if too_old else exclusion_reason(candidate, week, settings)
         decisions.append({
@@ -132,7 +150,8 @@ def queue_messages(warehouse: Warehouse, week: dt.date, *, campaign_id: str, now
                     "it now (a late run never sends an old offer)", week, queue_settings.max_week_age_days)
         return {**summary, "too_old": True}
     recipients = warehouse.rows(warehouse.sql_file("outreach/messages/to_queue.sql"),
-                                {"snapshot_date": week, "campaign_id": campaign_id},
+                                {"snapshot_date": week, "campaign_id": campaign_id,
+                                 "contacts_week": contacts_week(warehouse, week)},
                                 source="sql/outreach/messages/to_queue.sql")
     rows = [_outbox_row(recipient, week, campaign_id, now, run_id, message_settings, places, dong_centroid)
             for recipient in recipients]
@@ -154,7 +173,7 @@ def _outbox_row(recipient: dict, week: dt.date, campaign_id: str, now: dt.dateti
         home = None
     row = {
         "campaign_id": campaign_id, "customer_id": recipient["customer_id"], "snapshot_date": week,
-        "state": "queued", "reason": None, "phone_e164": recipient["phone_e164"],
+        "state": "queued", "reason": None, "phone_key": recipient["phone_key"],
         "night_consent": bool(recipient["night_consent"]),
         "not_before": earliest_send_time(now, night_consent=bool(recipient["night_consent"])),
         "transport": None, "simulated": None, "provider_message_id": None, "attempt_started_at": None,

@@ -61,6 +61,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from retention.outreach.consent_standing import consent_stands
 from retention.outreach.message import DEMO_OPT_OUT_NUMBER
 from retention.outreach.quiet_hours import SEOUL, earliest_send_time, in_quiet_hours, next_send_run, send_window_end
 from retention.outreach.transports import SendRequest, Transport, mask_number
@@ -126,16 +127,28 @@ class SendingStopped(RuntimeError):
 
 
 def send_pending(warehouse: Warehouse, transport: Transport, campaign_id: str, *,
-                 clock: Callable[[], dt.datetime], settings: OutboxSettings) -> dict:
-    """Reconcile, withhold, send what is due; returns counts of what happened."""
+                 clock: Callable[[], dt.datetime], settings: OutboxSettings,
+                 pending_sql: str = "outreach/messages/pending.sql", advertising: bool = True) -> dict:
+    """Reconcile, withhold, send what is due; returns counts of what happened. `pending_sql` and
+    `advertising=False` serve the informational notices (`consent_notices`): their own withholding
+    rules, no consent check (a notice is owed whatever the consent), quiet hours kept."""
     outcome: Counter[str] = Counter()
-    pending = warehouse.rows(warehouse.sql_file("outreach/messages/pending.sql"), {"campaign_id": campaign_id},
-                             source="sql/outreach/messages/pending.sql")
+    from retention.outreach.campaign import contacts_week
+
+    customers_week = warehouse.latest_partition(warehouse.table_id("core", "customers"))
+    sql = warehouse.sql_file(pending_sql)
+    params = {"campaign_id": campaign_id, "contacts_week": contacts_week(warehouse),
+              "customers_week": customers_week or dt.date(1, 1, 1)}
+    # Only the parameters the file names (the notices' pending.sql has no @customers_week).
+    pending = warehouse.rows(sql, {key: value for key, value in params.items() if f"@{key}" in sql},
+                             source=f"sql/{pending_sql}")
     now = clock()
     latest: dict[str, dict] = {}
     for row in pending:
-        latest[row["customer_id"]] = {name: row.pop(name) for name in
-                                      ("withheld_reason", "latest_consent_date", "latest_night_consent")}
+        latest[row["customer_id"]] = {name: row.pop(name, None) for name in
+                                      ("withheld_reason", "latest_consent_date", "latest_night_consent",
+                                       "latest_reconfirmed_anniversary")}
+        latest[row["customer_id"]]["advertising"] = advertising
 
     # Rows in sending whose lease still holds (`leased`) are left alone: nobody may touch them before it expires.
     expired_leases, leased = [], []
@@ -209,12 +222,14 @@ def _withheld(row: dict, latest: dict, transport: Transport, now: dt.datetime, s
     """Why a queued message may not go now, or None."""
     if latest["withheld_reason"]:
         return latest["withheld_reason"]
-    consent_date = latest["latest_consent_date"]
-    if consent_date is None or (now.date() - consent_date).days > settings.consent_valid_days:
+    if latest["advertising"] and not consent_stands(latest["latest_consent_date"], now.astimezone(SEOUL).date(),
+                                                    reconfirmed_anniversary=latest["latest_reconfirmed_anniversary"],
+                                                    period_days=settings.consent_valid_days):
         return "consent_not_reconfirmed"
     if not transport.simulated and DEMO_OPT_OUT_NUMBER in row["body"]:
         return "placeholder_opt_out_number"  # queued by a local run: its opt-out number reaches no one
-    if now - row["queued_at"] > dt.timedelta(days=settings.message_ttl_days):
+    # An offer goes stale; a notice the law makes us owe does not (its due day raises an alert instead).
+    if latest["advertising"] and now - row["queued_at"] > dt.timedelta(days=settings.message_ttl_days):
         return "expired"
     return None
 
@@ -277,7 +292,7 @@ def _send_batch(warehouse: Warehouse, transport: Transport, campaign_id: str, ba
                             "error_message": str(error), "transport": transport.name})
             outcome[f"skipped: {error.reason}"] += 1
             if error.unsubscribed:
-                opt_outs.append({"customer_id": row["customer_id"], "phone_e164": row["phone_e164"],
+                opt_outs.append({"customer_id": row["customer_id"], "phone_key": row["phone_key"],
                                  "source": f"{transport.name}_{error.code}", "campaign_id": campaign_id,
                                  "recorded_at": clock()})
         except TransientSendError as error:
@@ -330,6 +345,8 @@ def _record(warehouse: Warehouse, rows: Sequence[dict[str, Any]]) -> None:
     """Write outbox rows' new states (one MERGE; final states are never changed)."""
     if not rows:
         return
+    # The number came from contact.phone_numbers for the send: the outbox keeps its key only.
+    rows = [{name: value for name, value in row.items() if name != "phone_e164"} for row in rows]
     with warehouse.staged_rows(warehouse.table_id("outreach", "messages"), rows) as staged_id:
         warehouse.run_file("outreach/messages/update.sql", identifiers={"staged": staged_id.rsplit(".", 1)[1]})
 

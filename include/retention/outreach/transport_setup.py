@@ -1,7 +1,12 @@
 """Which transport the outreach sends through and which clock it acts on, and the settings
 that must never go together: a simulated time (`RETENTION_OUTREACH_SIMULATED_NOW`, demos and
 tests) or the local runs' placeholder opt-out number with a real transport. Such a refusal is a
-`PermanentError`: the task fails at once, without retries (`retention.task_errors`)."""
+`PermanentError`: the task fails at once, without retries (`retention.task_errors`).
+
+Besides the local sink, the one transport that takes a simulated time is a fake of Twilio's API
+served by the tests: its connection says `local_fake` and its host is loopback (both, so that no
+real connection gets there by accident). It lets the outreach DAG tests run at an injected hour
+and assert the same things whatever the hour of the real clock."""
 
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ def outreach_clock(transport: Transport) -> Callable[[], dt.datetime]:
     value = os.environ.get(SIMULATED_NOW_ENV, "").strip()
     if not value:
         return utc_now
-    if not transport.simulated:
+    if not (transport.simulated or getattr(transport, "local_fake", False)):
         raise OutreachSettingError(
             f"{SIMULATED_NOW_ENV} is set but SMS go out through {transport.name}: a simulated time is only for "
             "the local sink (demos, tests); unset it in the environment of the Airflow workers, then clear the task")
@@ -52,4 +57,6 @@ def transport_and_clock() -> tuple[Transport, Callable[[], dt.datetime]]:
     clock = outreach_clock(transport)
     if isinstance(transport, LocalSink) and clock is not utc_now:
         transport = LocalSink(transport.path, clock=clock)
+    elif getattr(transport, "local_fake", False) and clock is not utc_now:
+        transport = transport.with_clock(clock)  # type: ignore[attr-defined]
     return transport, clock

@@ -59,18 +59,8 @@ SETTINGS = {KT_STORE_FINDER: "RETENTION_KT_STORES_SOURCE", DIGITAL_LEARNING_CENT
 FILE_NAMES = {KT_STORE_FINDER: "kt_stores", DIGITAL_LEARNING_CENTERS: "learning_centers"}
 
 
-# The columns file sources added to the places tables: a warehouse created before them gets
-# them when the tables are ensured (new ones have them from the DDL).
-ADDED_COLUMNS = {
-    ("raw", "place_crawls"): ("source_uri", "file_encoding", "file_header", "extra_columns", "file_error"),
-    ("raw", "places_prepared"): ("source_uri", "file_error"),
-    ("core", "places"): ("source_uri",),
-}
-
-
-def add_file_columns(warehouse: Warehouse) -> None:
-    for (layer, table), columns in ADDED_COLUMNS.items():
-        warehouse.add_columns(warehouse.table_id(layer, table), dict.fromkeys(columns, "STRING"))
+# The columns file sources added to the places tables reach a warehouse created before them
+# through sql/migrations/0001_place_file_columns.sql (new ones have them from the DDL).
 
 
 def file_location(source: str) -> str | None:

@@ -60,12 +60,16 @@ TABLE_DDL = (
 
 
 def ensure_tables(warehouse: Warehouse) -> None:
-    from retention.places.files import add_file_columns
+    """Create what is missing, then bring older tables up to this release (the migrations)."""
+    from retention.migrations import migrate
 
     warehouse.ensure_datasets()
     for path in (*TABLE_DDL, *records.TABLE_DDL):
         warehouse.run_file(path)
-    add_file_columns(warehouse)
+    migrate(warehouse, applied_by="places_refresh")
+    from retention import table_options
+
+    table_options.apply_all(warehouse, ("raw",))
 
 
 # -- land ------------------------------------------------------------------------------------

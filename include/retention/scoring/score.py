@@ -137,7 +137,10 @@ def _arrow_schema(schema) -> pa.Schema:
 
 
 def ensure_scores_table(warehouse: Warehouse) -> None:
+    from retention import table_options
+
     warehouse.run_file("ml/churn_scores/create.sql")
+    table_options.apply(warehouse, "ml", "churn_scores")
 
 
 def publish_scores(
@@ -149,6 +152,7 @@ def publish_scores(
     `shards` (what the score_customers tasks reported) guards against publishing a partial
     or inconsistent week: see shards.check_shards."""
     from retention.scoring.shards import check_shards, shard_staging_table
+    from retention.warehouse_partitions import next_partition
 
     bands = bands or RiskBands.from_env()
     ensure_scores_table(warehouse)
@@ -161,12 +165,11 @@ def publish_scores(
         )
     params = {"snapshot_date": snapshot_date, "watch": bands.watch, "at_risk": bands.at_risk,
               "scored_at": dt.datetime.now(dt.UTC)}
-    warehouse.run_file("ml/churn_scores/publish.sql", params, identifiers={"staging": staging})
+    scores_id = warehouse.table_id("ml", "churn_scores")
+    warehouse.publish_partition_file("ml/churn_scores/publish.sql", scores_id, "snapshot_date", snapshot_date,
+                                     params, identifiers={"staging": staging})
     compare_with_previous_week(warehouse, snapshot_date)
-    later = warehouse.rows(
-        "SELECT MIN(snapshot_date) AS week FROM `{{ ml }}.churn_scores` WHERE snapshot_date > @snapshot_date",
-        {"snapshot_date": snapshot_date}, source="next scored week",
-    )[0]["week"]
+    later = next_partition(warehouse, scores_id, snapshot_date)
     if later is not None:
         compare_with_previous_week(warehouse, later)
     rows = warehouse.rows(
@@ -184,4 +187,8 @@ def publish_scores(
 
 
 def compare_with_previous_week(warehouse: Warehouse, snapshot_date: dt.date) -> None:
-    warehouse.run_file("ml/churn_scores/newly_at_risk.sql", {"snapshot_date": snapshot_date})
+    previous = warehouse.latest_partition(warehouse.table_id("ml", "churn_scores"),
+                                          before=snapshot_date)
+    if previous is None:  # the first scored week is the baseline: newly_at_risk stays NULL
+        return
+    warehouse.run_file("ml/churn_scores/newly_at_risk.sql", {"snapshot_date": snapshot_date, "previous_week": previous})

@@ -1,9 +1,10 @@
 -- core.contacts: validated contacts, one partition per week (history kept). The outreach DAG
 -- reads the latest week. Rows with an invalid phone or flags never get here (ops.quarantine).
+-- No phone number here: its key into contact.phone_numbers, the one place numbers live.
 CREATE TABLE IF NOT EXISTS `{{ core }}.contacts` (
   snapshot_date DATE NOT NULL OPTIONS(description = 'Week of the contacts file.'),
   customer_id STRING NOT NULL,
-  phone_e164 STRING NOT NULL OPTIONS(description = 'Korean mobile number, E.164 (+8210 and 8 digits).'),
+  phone_key STRING NOT NULL OPTIONS(description = 'Key of the Korean mobile number in contact.phone_numbers (outreach service account only).'),
   sms_consent BOOL NOT NULL OPTIONS(description = 'Agreed to SMS marketing.'),
   sms_consent_date DATE OPTIONS(description = 'When consent was given or last re-confirmed.'),
   night_consent BOOL OPTIONS(description = 'Separately agreed to messages between 21:00 and 08:00 KST.'),
@@ -20,4 +21,5 @@ CREATE TABLE IF NOT EXISTS `{{ core }}.contacts` (
 )
 PARTITION BY snapshot_date
 CLUSTER BY customer_id
-OPTIONS (description = 'Validated customer contacts and marketing consent, one partition per week. Written by telco_ingest.')
+-- Every reader filters snapshot_date (tests/unit/test_sql_pruning.py): BigQuery refuses one that does not.
+OPTIONS (require_partition_filter = TRUE, description = 'Validated customer contacts and marketing consent, one partition per week. Written by telco_ingest.')

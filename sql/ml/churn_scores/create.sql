@@ -25,4 +25,5 @@ CREATE TABLE IF NOT EXISTS `{{ ml }}.churn_scores` (
 )
 PARTITION BY snapshot_date
 CLUSTER BY risk_band, customer_id
-OPTIONS (description = 'Weekly churn scores with reasons, segment, CLTV and revenue at risk.')
+-- Every reader filters snapshot_date (tests/unit/test_sql_pruning.py): BigQuery refuses one that does not.
+OPTIONS (require_partition_filter = TRUE, description = 'Weekly churn scores with reasons, segment, CLTV and revenue at risk.')

@@ -2,15 +2,15 @@
 -- makes "at most one message per campaign" hold across re-runs, retries and backfills.
 -- States: queued -> sending -> sent -> delivered | undelivered | failed; or skipped (reason).
 -- A row is inserted once (queue_messages, insert-only) and only moves forward (send_messages,
--- check_delivery); a final state never changes. Personal data: phone_e164 is kept here
--- because it is what was messaged (a marketer's view masks it).
+-- check_delivery); a final state never changes. No phone number here: phone_key names the
+-- number messaged in contact.phone_numbers (the one place numbers live; outreach only).
 CREATE TABLE IF NOT EXISTS `{{ outreach }}.messages` (
   campaign_id STRING NOT NULL,
   customer_id STRING NOT NULL,
   snapshot_date DATE NOT NULL OPTIONS(description = 'Scored week that queued the message.'),
   state STRING NOT NULL OPTIONS(description = 'queued, sending, sent, delivered, undelivered, failed or skipped.'),
   reason STRING OPTIONS(description = 'Why skipped, undelivered or failed: e.g. unsubscribed, invalid_number, cannot_receive_sms, opted_out_before_send, expired.'),
-  phone_e164 STRING NOT NULL,
+  phone_key STRING NOT NULL OPTIONS(description = 'Key of the number messaged, in contact.phone_numbers.'),
   night_consent BOOL NOT NULL,
   body STRING NOT NULL,
   encoding STRING NOT NULL,

@@ -1,9 +1,11 @@
 -- outreach.opt_outs: customers who unsubscribed through the SMS provider (replied STOP, Twilio
 -- error 21610) and so must never be messaged again, whatever core.contacts says until the
--- contact system catches up. One row per customer, inserted once.
+-- contact system catches up. One row per customer, inserted once. The number is kept as its
+-- key (contact.phone_numbers): the outreach blocks the customer AND the number, whoever holds
+-- it later (a number given to another customer, or shared in a family).
 CREATE TABLE IF NOT EXISTS `{{ outreach }}.opt_outs` (
   customer_id STRING NOT NULL,
-  phone_e164 STRING NOT NULL,
+  phone_key STRING NOT NULL OPTIONS(description = 'Key of the unsubscribed number, in contact.phone_numbers: never messaged again.'),
   source STRING NOT NULL OPTIONS(description = 'How we learnt it: e.g. twilio_21610.'),
   campaign_id STRING OPTIONS(description = 'Campaign whose message revealed it.'),
   recorded_at TIMESTAMP NOT NULL

@@ -1,5 +1,7 @@
 -- raw.contacts: every contacts file exactly as received, one row per data line, text only.
--- Same load columns as raw.telco_customer_snapshots (see there).
+-- Same load columns as raw.telco_customer_snapshots (see there). Phone numbers as received:
+-- each week's partition expires after 90 days (a week older than that cannot be re-published
+-- from raw; its keys and flags stay in core.contacts, its numbers in contact.phone_numbers).
 CREATE TABLE IF NOT EXISTS `{{ raw }}.contacts` (
   customer_id STRING,
   phone STRING,
@@ -22,4 +24,7 @@ CREATE TABLE IF NOT EXISTS `{{ raw }}.contacts` (
 )
 PARTITION BY _snapshot_date
 CLUSTER BY _load_id
-OPTIONS (description = 'Contacts files as received, every distinct file kept. Written by telco_ingest.land_contacts.')
+-- Partitions expire after RETENTION_RAW_PARTITION_EXPIRATION_DAYS, and never later than 90 days here
+-- (phone numbers), set through the API on every run of the DDL (retention/table_options.py),
+-- so that existing tables get it too.
+OPTIONS (description = 'Contacts files as received (phone numbers: each week expires after 90 days). Written by telco_ingest.land_contacts.')

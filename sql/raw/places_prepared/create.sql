@@ -33,4 +33,6 @@ CREATE TABLE IF NOT EXISTS `{{ raw }}.places_prepared` (
 )
 PARTITION BY crawl_date
 CLUSTER BY source
+-- Partitions expire after RETENTION_RAW_PARTITION_EXPIRATION_DAYS (default 400), set through the API
+-- on every run of the DDL (retention/table_options.py), so that existing tables get it too.
 OPTIONS (description = 'Places crawls normalised and geocoded, awaiting validation. Written by places_refresh.')

@@ -67,4 +67,6 @@ CREATE TABLE IF NOT EXISTS `{{ raw }}.telco_customer_snapshots` (
 )
 PARTITION BY _snapshot_date
 CLUSTER BY _load_id
+-- Partitions expire after RETENTION_RAW_PARTITION_EXPIRATION_DAYS (default 400), set through the API
+-- on every run of the DDL (retention/table_options.py), so that existing tables get it too.
 OPTIONS (description = 'Customer snapshot files as received, every distinct file kept. Written by telco_ingest.land_snapshot.')

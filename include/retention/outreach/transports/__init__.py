@@ -1,4 +1,4 @@
-"""How an outreach SMS leaves the platform: Twilio when an account is configured, else a local sink.
+"""How an outreach SMS leaves the platform: Twilio or SOLAPI when an account is configured, else a local sink.
 
 The outbox calls `transport.send(request)` once per row it has moved to `sending`:
 
@@ -12,7 +12,7 @@ The outbox calls `transport.send(request)` once per row it has moved to `sending
   new attempt, exactly as after a crash.
 
 Modules: this one holds what every transport shares; `errors` the exceptions above and what
-Twilio's error codes mean; `local_sink` and `twilio` the two transports (`twilio_http` is the
+Twilio's error codes mean; `local_sink`, `twilio` and `solapi` (a Korean gateway) the transports (`twilio_http` is the
 Twilio client's HTTP layer, `pacing` its rate, timeouts and retries). Phone numbers are
 personal data: logs, errors and reprs show `mask_number(...)`, Twilio's texts pass through `scrub`.
 
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 TWILIO_CONN_ENV = "RETENTION_TWILIO_CONN_ID"
 DEFAULT_TWILIO_CONN_ID = "twilio_default"
+SOLAPI_CONN_ENV = "RETENTION_SOLAPI_CONN_ID"
+DEFAULT_SOLAPI_CONN_ID = "solapi_default"
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
@@ -197,12 +199,25 @@ _simulation_announced = False
 
 def transport_from_env(settings: SendSettings | None = None) -> Transport:
     """Twilio when the Airflow connection (`RETENTION_TWILIO_CONN_ID`, default `twilio_default`)
-    exists, else the local sink (logged once per process: messages are then only simulated)."""
+    exists, SOLAPI when `RETENTION_SOLAPI_CONN_ID` (default `solapi_default`) does, else the local
+    sink (logged once per process: messages are then only simulated). Both at once is refused:
+    which provider carries the messages must be said, not guessed."""
     global _simulation_announced
     from retention.connections import optional_connection
 
     conn_id = os.environ.get(TWILIO_CONN_ENV) or DEFAULT_TWILIO_CONN_ID
     connection = optional_connection(conn_id)
+    solapi_id = os.environ.get(SOLAPI_CONN_ENV) or DEFAULT_SOLAPI_CONN_ID
+    solapi = optional_connection(solapi_id)
+    if solapi is not None:
+        if connection is not None:
+            from retention.task_errors import PermanentError
+
+            raise PermanentError(f"both Airflow connections {conn_id!r} (Twilio) and {solapi_id!r} (SOLAPI) exist: "
+                                 "delete the one whose provider should not carry the SMS, then clear the task")
+        from retention.outreach.transports.solapi import SolapiTransport
+
+        return SolapiTransport.from_connection(solapi, conn_id=solapi_id, settings=settings)
     if connection is None:
         # The transports are imported here: their modules import this one.
         from retention.outreach.transports.local_sink import LocalSink

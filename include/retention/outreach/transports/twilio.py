@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from twilio.base.exceptions import TwilioException
@@ -58,6 +59,7 @@ CLOCK_SKEW = timedelta(minutes=2)
 # Messages Twilio has not sent yet have no date_sent, so the DateSent filter cannot see them:
 # the newest few to the number are read as well (one outreach number gets few messages).
 RECENT_MESSAGES_READ = 20
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class TwilioTransport:
@@ -70,7 +72,7 @@ class TwilioTransport:
                  from_number: str | None = None, base_url: str | None = None,
                  settings: SendSettings | None = None, conn_id: str | None = None,
                  sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now, local_fake: bool = False) -> None:
         from twilio.rest import Client
 
         where = f" (Airflow connection {conn_id!r})" if conn_id else ""
@@ -90,7 +92,15 @@ class TwilioTransport:
         self._limiter = IntervalLimiter(self.settings.rate_per_second, sleep=sleep)
         self._sleep = sleep
         self._clock = clock
-        """When the send window is checked (tests replaying a past day give their own)."""
+        """When the send window is checked and an attempt began (tests give their own)."""
+        self.local_fake = local_fake and urlsplit(self.base_url).hostname in LOOPBACK_HOSTS
+        """A fake of Twilio's API on this machine, declared so by the connection (extra
+        `local_fake`) AND on loopback: it reaches no one, so a test may give it a simulated clock."""
+
+    def with_clock(self, clock: Callable[[], datetime]) -> TwilioTransport:
+        """This transport, acting at `clock` (transport_setup: only for a `local_fake`)."""
+        self._clock = clock
+        return self
 
     @classmethod
     def from_connection(cls, connection: Any, *, conn_id: str, settings: SendSettings | None = None) -> TwilioTransport:
@@ -99,19 +109,20 @@ class TwilioTransport:
         extra = connection.extra_dejson or {}
         return cls(connection.login or "", connection.password or "",
                    messaging_service_sid=extra.get("messaging_service_sid"), from_number=extra.get("from_number"),
-                   base_url=_base_url(connection), settings=settings or SendSettings.from_env(), conn_id=conn_id)
+                   base_url=_base_url(connection), settings=settings or SendSettings.from_env(), conn_id=conn_id,
+                   local_fake=extra.get("local_fake") is True)
 
     def __repr__(self) -> str:
         sender = "messaging service" if "messaging_service_sid" in self._sender else "from number"
         return f"TwilioTransport(conn_id={self.conn_id!r}, base_url={self.base_url!r}, sender={sender!r})"
 
     def send(self, request: SendRequest) -> SendResult:
-        attempt_started = utc_now()
+        attempt_started = self._clock()
 
         def create() -> SendResult:
             nonlocal attempt_started
             self._limiter.wait()
-            attempt_started = utc_now()
+            attempt_started = self._clock()
             request.check_window(self._clock())  # checked before every attempt: waits may pass 21:00
             message = self._client.messages.create(to=request.to, body=request.body, **self._sender)
             return SendResult(message.sid, str(message.status), message.error_code,

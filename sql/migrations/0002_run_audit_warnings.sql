@@ -1,0 +1,4 @@
+-- ops.run_audit gained the column warnings and the outcome success_with_warnings (alerts of kind
+-- sending_unconfirmed and the like). The view is replaced from its current file: a view holds
+-- no rows, so its newest definition is always the right one.
+-- view: ops/run_audit/view.sql
