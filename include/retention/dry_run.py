@@ -51,7 +51,8 @@ SAMPLE_PARAMETERS: dict[str, Any] = {
     "source": "kt_store_finder", "horizon_weeks": 4, "shard": 0, "shards": 1, "watch": 0.3, "at_risk": 0.5,
     "customer_ids": ["dry-run"], "next_week_known": True, "outcome_known": True,
     "weeks": [WEEK], "seed": 0, "quota_left": 1, "quota_left_senior": 1, "quota_stayed": 1,
-    "quota_stayed_senior": 1,
+    "quota_stayed_senior": 1, "as_of": WEEK, "today": WEEK, "from_week": WEEK - dt.timedelta(days=35),
+    "lead_days": 30, "lookback_days": 28, "period_days": 730,
 }
 IDENTIFIERS = {"core_table": "customers"}
 # Files that read a staging table made by one task run: not checkable before that run.
@@ -98,6 +99,8 @@ def check_file(warehouse: Warehouse, path: Path, sql_dir: Path = SQL_DIR) -> Out
         return Outcome(relative, "not checked", f"needs the staging table of {NEEDS_STAGING[relative]}")
     sql = path.read_text(encoding="utf-8")
     source = f"sql/{relative}"
+    if relative.startswith("migrations/"):
+        return _check_migration(warehouse, relative, sql, source)
     try:
         params = _parameters(sql)
         destination = None
@@ -121,6 +124,37 @@ def check_file(warehouse: Warehouse, path: Path, sql_dir: Path = SQL_DIR) -> Out
     except GoogleAPICallError as error:  # the table it writes is not there (yet)
         return Outcome(relative, "rejected", f"{error.message.splitlines()[0]} (before the first deploy: --create-tables)")
     return Outcome(relative, "ok", bytes_processed=scanned)
+
+
+def _check_migration(warehouse: Warehouse, relative: str, sql: str, source: str) -> Outcome:
+    """A migration checked the way `retention.migrations` applies it: statement by statement, a
+    step guarded by `-- if column:` only where that column is there (an older warehouse's), the
+    `-- view:` / `-- table:` steps through their own files (each checked on its own)."""
+    from google.api_core.exceptions import GoogleAPICallError
+
+    from retention.migrations.steps import MigrationError, parse
+    from retention.warehouse import WarehouseError
+
+    checked = skipped = 0
+    try:
+        for step in parse(sql, source):
+            if step.view or step.table:
+                continue
+            if step.if_column:
+                layer, name, column = step.if_column
+                table_id = warehouse.table_id(layer, name)
+                if not warehouse.table_exists(table_id) or column not in warehouse.column_names(table_id):
+                    skipped += 1
+                    continue
+            warehouse.dry_run(step.sql, _parameters(step.sql), identifiers=IDENTIFIERS, source=step.source)
+            checked += 1
+    except (WarehouseError, MigrationError, KeyError) as error:
+        return Outcome(relative, "rejected", str(error).splitlines()[0] if str(error) else repr(error))
+    except GoogleAPICallError as error:
+        return Outcome(relative, "rejected", f"{error.message.splitlines()[0]} (before the first deploy: --create-tables)")
+    detail = f"{checked} statements planned" + (
+        f"; {skipped} guarded by `-- if column:` skipped (this warehouse has not that column)" if skipped else "")
+    return Outcome(relative, "ok", detail)
 
 
 def create_tables(warehouse: Warehouse, sql_dir: Path = SQL_DIR) -> None:

@@ -26,7 +26,7 @@ def test_every_sql_file_is_dry_run_and_no_data_changes(warehouse, capsys):
 
     # A published week the dry-run publish of the same week would replace, if it ran anything.
     contacts = warehouse.table_id("core", "contacts")
-    row = {"snapshot_date": WEEK, "customer_id": "c1", "phone_e164": "+821000000000", "sms_consent": True,
+    row = {"snapshot_date": WEEK, "customer_id": "c1", "phone_key": "k1", "sms_consent": True,
            "opted_out": False, "is_synthetic": True, "load_id": "l", "source_uri": "u", "source_row": 1,
            "published_at": dt.datetime(2026, 11, 23, tzinfo=dt.UTC)}
     warehouse.load_json_rows(contacts, [row], warehouse.client.get_table(contacts).schema)
@@ -39,7 +39,7 @@ def test_a_statement_the_warehouse_rejects_is_reported_with_its_file(warehouse, 
     sql = tmp_path / "sql"
     shutil.copytree(SQL_DIR, sql)
     broken = sql / "outreach" / "messages" / "to_queue.sql"
-    broken.write_text(broken.read_text(encoding="utf-8").replace("contact.phone_e164", "contact.phone_number"))
+    broken.write_text(broken.read_text(encoding="utf-8").replace("contact.phone_key", "contact.phone_number"))
     assert main(["--create-tables", "--sql-dir", str(sql)]) == 1
     printed = capsys.readouterr().out
     line = next(line for line in printed.splitlines() if "to_queue.sql" in line)
