@@ -132,7 +132,7 @@ def _check_migration(warehouse: Warehouse, relative: str, sql: str, source: str)
     `-- view:` / `-- table:` steps through their own files (each checked on its own)."""
     from google.api_core.exceptions import GoogleAPICallError
 
-    from retention.migrations.steps import MigrationError, parse
+    from retention.migrations.steps import MigrationError, guard_holds, parse
     from retention.warehouse import WarehouseError
 
     checked = skipped = 0
@@ -140,12 +140,9 @@ def _check_migration(warehouse: Warehouse, relative: str, sql: str, source: str)
         for step in parse(sql, source):
             if step.view or step.table:
                 continue
-            if step.if_column:
-                layer, name, column = step.if_column
-                table_id = warehouse.table_id(layer, name)
-                if not warehouse.table_exists(table_id) or column not in warehouse.column_names(table_id):
-                    skipped += 1
-                    continue
+            if not guard_holds(warehouse, step):
+                skipped += 1
+                continue
             warehouse.dry_run(step.sql, _parameters(step.sql), identifiers=IDENTIFIERS, source=step.source)
             checked += 1
     except (WarehouseError, MigrationError, KeyError) as error:

@@ -98,13 +98,19 @@ def parse(text: str, source: str) -> list[Step]:
     return steps
 
 
+def guard_holds(warehouse: Warehouse, step: Step) -> bool:
+    """False for a step whose `-- if column:` names a column (or table) this warehouse has not."""
+    if not step.if_column:
+        return True
+    layer, name, column = step.if_column
+    table_id = warehouse.table_id(layer, name)
+    return warehouse.table_exists(table_id) and column in warehouse.column_names(table_id)
+
+
 def run(warehouse: Warehouse, step: Step) -> bool:
     """Run one step; False when it was skipped (it changes a table or view not created yet)."""
-    if step.if_column:
-        layer, name, column = step.if_column
-        table_id = warehouse.table_id(layer, name)
-        if not warehouse.table_exists(table_id) or column not in warehouse.column_names(table_id):
-            return False
+    if not guard_holds(warehouse, step):
+        return False
     if step.table:
         warehouse.ensure_datasets([step.table.split("/")[0]])
     rendered = warehouse.render(step.sql, source=step.source)
